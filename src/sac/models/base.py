@@ -1,0 +1,65 @@
+"""The one model contract: ``B×3×H×W`` RGB float in [0, 1] in, ``B×1×H×W`` logits out, any H×W.
+
+Every registered model subclasses :class:`SegmentationModel`. It owns its input normalisation
+(``preprocess``) so callers never guess, pads to the multiple its architecture needs and crops
+back, and names its parts (``encoder``/``decoder`` submodule paths) so tuning strategies can
+find them without knowing the architecture.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SegmentationModel(nn.Module):
+    """Base class of every SAC model.
+
+    Class attributes a subclass sets:
+        encoder_names: dotted submodule paths that form the encoder (frozen by ``decoder``).
+        decoder_names: dotted submodule paths that form the decoder / head (trained by ``decoder``).
+        pad_multiple: inputs are padded (reflect) to a multiple of this and the logits cropped back.
+    """
+
+    encoder_names: tuple[str, ...] = ()
+    decoder_names: tuple[str, ...] = ()
+    pad_multiple: int = 1
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """Map RGB in [0, 1] to what the network expects (mean/std, BGR, ...). Identity by default."""
+        return x
+
+    def forward_logits(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """Network on a preprocessed, padded batch; returns ``B×1×h×w`` logits at the padded size."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"{type(self).__name__} expects a B×3×H×W RGB batch, got shape {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        m = self.pad_multiple
+        ph, pw = (-h) % m, (-w) % m
+        x = self.preprocess(x)
+        if ph or pw:
+            mode = "reflect" if (ph < h and pw < w) else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        y = self.forward_logits(x)
+        if y.shape[-2:] != (h + ph, w + pw):
+            y = F.interpolate(y, size=(h + ph, w + pw), mode="bilinear", align_corners=False)
+        return y[..., :h, :w]
+
+    @torch.inference_mode()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Crack probability ``B×1×H×W`` in eval mode, without gradients."""
+        was_training = self.training
+        self.eval()
+        try:
+            return torch.sigmoid(self(x))
+        finally:
+            self.train(was_training)
+
+    def part(self, role: str) -> list[nn.Module]:
+        """Submodules of a role (``"encoder"`` or ``"decoder"``)."""
+        names = {"encoder": self.encoder_names, "decoder": self.decoder_names}[role]
+        return [self.get_submodule(n) for n in names]

@@ -1,0 +1,160 @@
+"""Adapter files: the tensors a strategy trains (plus BatchNorm statistics where they change),
+as safetensors, with metadata to rebuild and check the base model.
+
+Metadata (all strings in the safetensors header):
+    format            "sac-adapter/1"
+    model             registry name
+    strategy          tuning strategy
+    base_weights      what ``create_model(weights=...)`` was given ("default", a file name, or "" = random)
+    base_sha256       sha256 of the base weight file, "" when none
+    init_seed         seed of the random initialisation of the base
+    model_kwargs      JSON of the builder keyword arguments (e.g. SAM input size)
+    frozen_sha256     sha256 over every tensor the adapter does *not* hold — loading recomputes it on
+                      the rebuilt base, so a different base (other checkpoint, other seed) is an error
+    config, metrics   JSON of the training configuration and final metrics
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from sac.errors import AdapterError, WeightsError
+from sac.tuning.norms import is_batchnorm
+from sac.tuning.registry import apply_strategy, bn_stats_update, strategy_info
+from sac.utils import atomic_path
+
+FORMAT = "sac-adapter/1"
+
+
+def adapter_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Tensors of ``model`` the strategy changes: trainable parameters, and the running statistics
+    of BatchNorm layers that update under the strategy."""
+    out = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    if bn_stats_update(model):
+        policy = strategy_info(getattr(model, "sac_strategy", "full")).frozen_bn
+        for mname, m in model.named_modules():
+            if is_batchnorm(m) and (policy == "none" or any(p.requires_grad for p in m.parameters(recurse=False))):
+                for bname, b in m.named_buffers(recurse=False):
+                    if b is not None:
+                        out[f"{mname}.{bname}" if mname else bname] = b.detach()
+    return out
+
+
+def frozen_fingerprint(model: nn.Module, exclude: set[str]) -> str:
+    """sha256 over every state tensor not in ``exclude`` (name, dtype, shape, bytes), in name order."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        if name in exclude or not isinstance(t, torch.Tensor):
+            continue
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_adapter(model: nn.Module, path: str | Path, *, config: dict | None = None,
+                 metrics: dict | None = None, dtype: torch.dtype | None = None) -> Path:
+    """Write the adapter of a tuned model (atomically). ``dtype`` optionally casts floating tensors
+    (e.g. ``torch.float16`` for a full-model adapter)."""
+    if not hasattr(model, "sac_name") or not hasattr(model, "sac_strategy"):
+        raise ValueError("save_adapter needs a model from create_model + apply_strategy")
+    state = adapter_state(model)
+    tensors = {}
+    for k, v in state.items():
+        v = v.detach().cpu().contiguous()
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        tensors[k] = v.clone()
+    base = model.sac_base
+    meta = {
+        "format": FORMAT,
+        "model": model.sac_name,
+        "strategy": model.sac_strategy,
+        "base_weights": base.get("weights") or "",
+        "base_sha256": base.get("sha256") or "",
+        "init_seed": str(base.get("init_seed", 0)),
+        "model_kwargs": json.dumps(base.get("kwargs", {})),
+        "frozen_sha256": frozen_fingerprint(model, set(state)),
+        "config": json.dumps(config or {}, default=str),
+        "metrics": json.dumps(metrics or {}, default=float),
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return path
+
+
+def read_adapter_metadata(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise AdapterError(path, "adapter file does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as e:
+        raise AdapterError(path, f"not a safetensors adapter file ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise AdapterError(path, f"not a SAC adapter (format {meta.get('format')!r}, expected {FORMAT!r})")
+    out: dict[str, Any] = dict(meta)
+    for k in ("config", "metrics", "model_kwargs"):
+        out[k] = json.loads(meta.get(k) or "{}")
+    out["init_seed"] = int(meta.get("init_seed") or 0)
+    return out
+
+
+def load_adapter(path: str | Path, weights: str | Path | None = "from-metadata",
+                 map_location: str = "cpu") -> nn.Module:
+    """Rebuild ``base + adapter``: create the base model named in the metadata, apply the strategy,
+    load the adapter tensors, and check the base is the one the adapter was trained on.
+
+    Arguments:
+        weights: base weights to use; by default what the metadata records (``"default"``, random, or
+            the file name — a user-supplied file must then be given here explicitly).
+    """
+    from safetensors.torch import load_file
+
+    from sac.models import create_model
+
+    path = Path(path)
+    meta = read_adapter_metadata(path)
+    if weights == "from-metadata":
+        w = meta["base_weights"] or None
+        if w not in (None, "default") and not Path(w).is_file():
+            raise AdapterError(path, f"was trained on base weights {w!r}, which are not found; "
+                                     "pass the base checkpoint explicitly (--weights)")
+        weights = w
+    try:
+        model = create_model(meta["model"], weights=weights, init_seed=meta["init_seed"], **meta["model_kwargs"])
+    except WeightsError:
+        raise
+    base_sha = model.sac_base.get("sha256") or ""
+    if meta["base_sha256"] and base_sha and base_sha != meta["base_sha256"]:
+        raise AdapterError(path, f"base weights mismatch: adapter expects sha256 {meta['base_sha256'][:16]}…, "
+                                 f"got {base_sha[:16]}…")
+    model = apply_strategy(model, meta["strategy"])
+    tensors = load_file(str(path), device="cpu")
+    own = model.state_dict()
+    unknown = [k for k in tensors if k not in own]
+    bad = [k for k in tensors if k in own and own[k].shape != tensors[k].shape]
+    if unknown or bad:
+        raise AdapterError(path, f"does not fit model {meta['model']!r} with strategy {meta['strategy']!r}: "
+                                 f"{len(unknown)} unknown tensors (e.g. {unknown[:2]}), {len(bad)} shape mismatches "
+                                 f"(e.g. {bad[:2]})")
+    fp = frozen_fingerprint(model, set(tensors))
+    if fp != meta["frozen_sha256"]:
+        raise AdapterError(path, "base model mismatch: the frozen weights differ from those the adapter was "
+                                 "trained on (another checkpoint, seed or library version)")
+    with torch.no_grad():
+        for k, v in tensors.items():
+            own[k].copy_(v.to(own[k].dtype))
+    model.sac_adapter = meta
+    return model.to(map_location)

@@ -1,0 +1,1 @@
+"""SAM LoRA / CrackSAM strategies (being written)."""

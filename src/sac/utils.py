@@ -1,0 +1,110 @@
+"""Small shared helpers: atomic writes, hashing, seeding."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path`` (atomic on POSIX).
+
+    Example::
+
+        with atomic_path("out.png") as tmp:
+            cv2.imwrite(str(tmp), img)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def data_root() -> Path:
+    """Root of the shared crack collection: ``$SAC_DATA`` or ``../shared/data`` from the working directory.
+
+    The default is resolved relative to the current directory first and then to the repository
+    root (two levels above this package's ``src`` folder).
+    """
+    env = os.environ.get("SAC_DATA")
+    if env:
+        return Path(env)
+    cwd_guess = Path("../shared/data")
+    if cwd_guess.exists():
+        return cwd_guess.resolve()
+    repo_root = Path(__file__).resolve().parents[2]
+    return (repo_root.parent / "shared" / "data").resolve()
+
+
+def weights_dirs() -> list[Path]:
+    """Folders searched for user-supplied weight files: ``$SAC_WEIGHTS`` (os.pathsep-separated),
+    ``~/.cache/sac/weights`` and ``../shared/weights`` beside the repository."""
+    out: list[Path] = []
+    env = os.environ.get("SAC_WEIGHTS")
+    if env:
+        out += [Path(p) for p in env.split(os.pathsep) if p]
+    out.append(Path.home() / ".cache" / "sac" / "weights")
+    repo_root = Path(__file__).resolve().parents[2]
+    out.append(repo_root.parent / "shared" / "weights")
+    return out
