@@ -1,0 +1,71 @@
+"""Helpers shared by the train / evaluate / predict loops: devices, autocast, model resolution."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sac.errors import ConfigError
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+DEFAULT_MODEL = ASSETS / "default.safetensors"
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", f"{device!r} requested but CUDA is not available")
+    return dev
+
+
+def autocast(device: torch.device, amp: str = "auto") -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (``amp`` auto/bf16), nothing on CPU or with ``amp="off"``."""
+    if device.type == "cuda" and amp in {"auto", "bf16"}:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: Any) -> nn.Module:
+    """A model from a user-facing spec.
+
+    Arguments:
+        spec: ``"default"`` (the bundled default model), a path to an adapter file
+            (``.safetensors`` written by ``sac train``), or a registry name (then ``weights`` is passed to
+            ``create_model``; ``None`` means the registered pretrained source if it needs no user file,
+            else random initialisation — the model's ``sac_base`` says which).
+    """
+    from sac.models import create_model, list_models, model_info
+    from sac.tuning import apply_strategy, load_adapter
+
+    spec_s = str(spec)
+    if spec_s == "default":
+        if not DEFAULT_MODEL.is_file():
+            raise ConfigError(DEFAULT_MODEL, "the bundled default model is missing from this installation")
+        return load_adapter(DEFAULT_MODEL)
+    p = Path(spec_s)
+    if p.suffix == ".safetensors" or p.is_file():
+        return load_adapter(p) if weights is None else load_adapter(p, weights=weights)
+    if spec_s in list_models():
+        if weights is None:
+            weights = "default" if model_info(spec_s).default_available else None
+        model = create_model(spec_s, weights=weights, **kwargs)
+        return apply_strategy(model, "none")
+    raise ConfigError("model", f"{spec_s!r} is neither 'default', an adapter file, nor a registered model "
+                               f"(see `sac models`)")
+
+
+def describe_model(model: nn.Module) -> str:
+    name = getattr(model, "sac_name", type(model).__name__)
+    strategy = getattr(model, "sac_strategy", "?")
+    base = getattr(model, "sac_base", {}).get("weights")
+    src = "random init" if base is None else f"weights={base}"
+    if getattr(model, "sac_adapter", None):
+        return f"{name} [{strategy}] adapter on {src}"
+    return f"{name} [{strategy}] {src}" + (" — UNTRAINED for cracks" if strategy == "none" else "")

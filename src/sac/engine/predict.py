@@ -1,0 +1,122 @@
+"""Prediction on the user's photos: files or folders → mask PNG + overlay PNG per photo, optionally
+crack measurements (CSV / JSON / GeoJSON + an overlay with centrelines coloured by width) and a
+summary table per photo.
+
+Inference mode ``auto`` resizes photos up to twice the model's native size (like the training data)
+and tiles larger ones at native resolution (see :mod:`sac.engine.tiling`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+from tqdm.auto import tqdm
+
+from sac.engine.common import describe_model, resolve_device
+from sac.errors import DataError
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def collect_images(inputs: list[str | Path]) -> list[Path]:
+    """Expand files and folders (a folder's ``images/`` subfolder if it has one) into photo paths."""
+    out: list[Path] = []
+    for inp in inputs:
+        p = Path(inp)
+        if p.is_dir():
+            d = p / "images" if (p / "images").is_dir() else p
+            files = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTS and f.is_file())
+            if not files:
+                raise DataError(p, "folder holds no photos (.jpg .png .bmp .tif .webp)")
+            out += files
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise DataError(p, "no such file or folder")
+    if not out:
+        raise DataError(", ".join(map(str, inputs)) or "inputs", "no photos given")
+    stems = [f.stem for f in out]
+    dup = sorted({s for s in stems if stems.count(s) > 1})
+    if dup:
+        raise DataError(dup[0], f"{len(dup)} photos share a file name stem; outputs would overwrite each other")
+    return out
+
+
+def overlay_mask(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha: float = 0.55) -> np.ndarray:
+    """The photo with crack pixels tinted."""
+    out = image.astype(np.float32).copy()
+    c = np.array(color, np.float32)
+    out[mask] = (1 - alpha) * out[mask] + alpha * c
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def choose_mode(mode: str, shape: tuple[int, ...], tile: int) -> str:
+    if mode != "auto":
+        return mode
+    return "resize" if max(shape[:2]) <= 2 * tile else "tiled"
+
+
+def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, mode: str = "auto",
+            tile: int = 256, overlap: float = 0.25, tta: bool = False, batch_size: int = 8,
+            threshold: float = 0.5, device: str = "auto", measure: bool = False,
+            mm_per_px: float | None = None, min_area_px: int = 20, save_prob: bool = False,
+            progress: bool = True) -> list[dict[str, Any]]:
+    """Segment every photo; returns one summary row per photo (also written to ``summary.csv/.md``)."""
+    from sac.data import read_image, write_image_png, write_mask_png
+    from sac.engine.tiling import predict_probability
+
+    photos = collect_images(inputs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    rows: list[dict[str, Any]] = []
+    bar = tqdm(photos, desc="predict", disable=not progress)
+    for path in bar:
+        img = read_image(path)
+        m = choose_mode(mode, img.shape, tile)
+        prob = predict_probability(model, img, mode=m, tile=tile, overlap=overlap, batch_size=batch_size,
+                                   tta=tta, device=str(dev), progress=None if progress else False)
+        mask = prob >= threshold
+        write_mask_png(out / f"{path.stem}_mask.png", mask)
+        if save_prob:
+            write_image_png(out / f"{path.stem}_prob.png", np.repeat((prob * 255).astype(np.uint8)[..., None], 3, 2))
+        row: dict[str, Any] = {"photo": path.name, "width": img.shape[1], "height": img.shape[0], "mode": m,
+                               "crack_area_share": float(mask.mean())}
+        if measure:
+            from sac.measure import measure_mask, summary_row, write_measurement
+
+            meas = measure_mask(mask, mm_per_px=mm_per_px, min_area_px=min_area_px)
+            write_measurement(meas, out, path.stem, image=img, prob=prob)
+            row.update({k: v for k, v in summary_row(meas, path.stem).items() if k not in row})
+        else:
+            write_image_png(out / f"{path.stem}_overlay.png", overlay_mask(img, mask))
+        rows.append(row)
+    _write_summary(rows, out, describe_model(model))
+    return rows
+
+
+def _write_summary(rows: list[dict[str, Any]], out: Path, model_desc: str) -> None:
+    import csv
+    import io
+
+    from sac.utils import atomic_write_text
+
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(out / "summary.csv", buf.getvalue())
+
+    def fmt(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    md = [f"Model: {model_desc}\n", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    md += ["| " + " | ".join(fmt(r.get(k, "")) for k in keys) + " |" for r in rows]
+    atomic_write_text(out / "summary.md", "\n".join(md) + "\n")
