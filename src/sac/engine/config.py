@@ -25,7 +25,7 @@ class DataConfig:
     augment: bool = True
     mask_resize: str = "nearest"
     cache_dir: str | None = None
-    limit_train: int | None = None  # use only the first N training samples (quick runs)
+    limit_train: int | None = None  # use a seeded random subset of N training samples (quick runs)
     limit_val: int | None = None
 
 

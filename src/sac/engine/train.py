@@ -76,16 +76,22 @@ def _maybe_init_distributed(device_pref: str) -> None:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
 
 
+def _subset(samples: list, limit: int | None, seed: int) -> list:
+    """A seeded random subset of ``limit`` samples (keeping the datasets' mix), in the original order."""
+    if not limit or limit >= len(samples):
+        return samples
+    keep = set(random.Random(seed).sample(range(len(samples)), limit))
+    return [s for i, s in enumerate(samples) if i in keep]
+
+
 def build_datasets(cfg: TrainConfig):
     """Training and validation datasets of a config (decoded and resized once)."""
     from sac.data import CrackDataset, samples_from
 
     train_s = samples_from(cfg.data.train)
     val_s = samples_from(cfg.data.val)
-    if cfg.data.limit_train:
-        train_s = train_s[: cfg.data.limit_train]
-    if cfg.data.limit_val:
-        val_s = val_s[: cfg.data.limit_val]
+    train_s = _subset(train_s, cfg.data.limit_train, cfg.seed)
+    val_s = _subset(val_s, cfg.data.limit_val, cfg.seed)
     common = dict(size=cfg.data.size, mask_resize=cfg.data.mask_resize, cache_dir=cfg.data.cache_dir)
     train_ds = CrackDataset(train_s, augment=cfg.data.augment, **common)
     val_ds = CrackDataset(val_s, augment=False, **common)
