@@ -141,10 +141,12 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys):
                      "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing.jpg" in err[0]
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "photo.png")
     bad = tmp_path / "adapter.safetensors"
     bad.write_bytes(b"not a safetensors file")
-    assert cli_main(["predict", str(tmp_path), "--model", str(bad), "--out", str(tmp_path / "o")]) == 2
-    assert "adapter.safetensors" in capsys.readouterr().err
+    assert cli_main(["predict", str(tmp_path / "photo.png"), "--model", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "adapter.safetensors" in err[0]
 
 
 def test_cli_data_check_exit_codes(tmp_path, data_root, capsys):

@@ -141,7 +141,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- predict
 def cmd_predict(args: argparse.Namespace) -> int:
     from sac.engine import describe_model, load_model, predict
+    from sac.engine.predict import collect_images
 
+    collect_images(args.inputs)  # fail fast on bad inputs, before loading a model
     model = load_model(args.model, weights=args.weights)
     mm = _mm_per_px(args)
     if not args.quiet:

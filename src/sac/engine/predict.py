@@ -95,28 +95,7 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
         else:
             write_image_png(out / f"{path.stem}_overlay.png", overlay_mask(img, mask))
         rows.append(row)
-    _write_summary(rows, out, describe_model(model))
+    from sac.measure import write_summary
+
+    write_summary(rows, out, title=f"Model: {describe_model(model)}")
     return rows
-
-
-def _write_summary(rows: list[dict[str, Any]], out: Path, model_desc: str) -> None:
-    import csv
-    import io
-
-    from sac.utils import atomic_write_text
-
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(out / "summary.csv", buf.getvalue())
-
-    def fmt(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    md = [f"Model: {model_desc}\n", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    md += ["| " + " | ".join(fmt(r.get(k, "")) for k in keys) + " |" for r in rows]
-    atomic_write_text(out / "summary.md", "\n".join(md) + "\n")
