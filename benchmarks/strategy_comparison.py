@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -54,17 +55,22 @@ def main(argv: list[str] | None = None) -> None:
     test = samples_from(args.test)[: args.limit_test] if args.limit_test else samples_from(args.test)
     zs = samples_from(args.zeroshot)
     rows = []
-    for strategy in args.strategies:
-        cfg = load_config(None, {**base, "strategy": strategy, "out": str(out / strategy)})
+    for spec in args.strategies:
+        # "norm" or "norm:lr=0.005" (a strategy with its own learning rate, as the paper tuned each one)
+        strategy, _, opt = spec.partition(":")
+        lr = float(opt.split("=", 1)[1]) if opt.startswith("lr=") else args.lr
+        name = strategy if lr == args.lr else f"{strategy}_lr{lr:g}"
+        cfg = load_config(None, {**base, "strategy": strategy, "optim.lr": lr, "out": str(out / name)})
         t0 = time.perf_counter()
-        summary = train(cfg, resume=True, datasets=datasets)
+        summary = train(cfg, resume=True, datasets=datasets, progress=sys.stderr.isatty())
         wall = time.perf_counter() - t0
-        model = load_adapter(out / strategy / "adapter_best.safetensors")
+        model = load_adapter(out / name / "adapter_best.safetensors")
         r_test = evaluate(model, test, protocol="native", device=args.device, fast=True)
         r_zs = evaluate(model, zs, protocol="native", device=args.device, fast=True)
-        size_kb = (out / strategy / "adapter_best.safetensors").stat().st_size / 1024
+        size_kb = (out / name / "adapter_best.safetensors").stat().st_size / 1024
+        rows = [r for r in rows if (r["strategy"], r["lr"]) != (strategy, lr)]
         rows.append({
-            "strategy": strategy, "trainable_params": summary["trainable_params"],
+            "strategy": strategy, "lr": lr, "trainable_params": summary["trainable_params"],
             "total_params": summary["total_params"],
             "trainable_pct": 100 * summary["trainable_params"] / summary["total_params"],
             "seconds_per_epoch": summary["seconds_per_epoch"], "best_val_f1": summary["best_val_f1"],

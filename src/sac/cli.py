@@ -25,6 +25,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from sac.models import create_model, list_models, model_info
     from sac.tuning import apply_strategy, count_parameters, list_strategies, norm_kinds, strategy_applies
 
+    if args.paper:
+        return _paper_table(args)
     names = args.model or list_models()
     strategies = args.strategy or list_strategies()
     rows = []
@@ -37,7 +39,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         if args.flops:
             from sac.models.profile import count_flops
 
-            flops = count_flops(base, size=args.size)
+            gf = count_flops(base, size=args.size)
+            flops = {"gflops": gf, "gmacs": gf / 2}
         for s in strategies:
             if strategy_applies(base, s):
                 continue
@@ -66,6 +69,39 @@ def cmd_models(args: argparse.Namespace) -> int:
             cells.append(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else
                          f"{v:.4f}" if isinstance(v, float) else str(v))
         print("| " + " | ".join(cells) + " |")
+    return 0
+
+
+def _paper_table(args: argparse.Namespace) -> int:
+    """Every model that has a row in the paper's Table 3, measured here next to the paper's numbers."""
+    from sac.models import list_models, model_info
+    from sac.models.profile import model_summary
+
+    rows = []
+    for name in list_models():
+        paper = model_info(name).paper
+        if not paper:
+            continue
+        kw = {"input_size": args.size} if model_info(name).family == "sam" else {}
+        s = model_summary(name, size=args.size, **kw)
+        rows.append({"model": name, "paper_name": paper.get("name"), "params": s["params"],
+                     "paper_params": paper.get("params"), "norm_pct": s["norm_pct"],
+                     "paper_norm_pct": paper.get("norm_pct"), "norm_kinds": "+".join(s["norm_kinds"]) or "-",
+                     "gmacs": s["gmacs"], "paper_flops_g": paper.get("flops_g")})
+    if args.json:
+        _print_json(rows)
+        return 0
+
+    def f(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    print(f"| model | paper's name | params | paper | % norm | paper | norms | GMACs @{args.size} | paper 'FLOPs' |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        pp = r["paper_params"] / 1e6 if r["paper_params"] else None
+        print(f"| {r['model']} | {r['paper_name']} | {r['params'] / 1e6:.2f} M | {f(pp, '.1f')} M"
+              f" | {r['norm_pct']:.3f} | {f(r['paper_norm_pct'], '.3f')} | {r['norm_kinds']} | {r['gmacs']:.2f}"
+              f" | {f(r['paper_flops_g'], '.2f')} |")
     return 0
 
 
@@ -196,6 +232,51 @@ def cmd_measure(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- study commands
+def cmd_search(args: argparse.Namespace) -> int:
+    from sac.engine import load_config
+    from sac.search import run_search
+
+    overrides = {k: v for k, v in (("data.train", args.train), ("data.val", args.val)) if v is not None}
+    base_cfg = load_config(args.config, overrides) if (args.config or overrides) else None
+    result = run_search([int(c) for c in args.configs], base_cfg, fraction=args.fraction, n_trials=args.n_trials,
+                        epochs=args.epochs, seed=args.seed, out=args.out, sampler=args.sampler, model=args.model,
+                        strategy=args.strategy, **({"weights": args.weights} if args.weights is not None else {}),
+                        size=args.size, limit_train=args.limit_train, limit_val=args.limit_val,
+                        device=args.device, progress=not args.quiet)
+    if args.json:
+        _print_json({"best": result.best, "per_config": result.per_config, "trials": result.trials})
+    else:
+        print((Path(result.out) / "trials.md").read_text())
+    return 0
+
+
+def cmd_suite(args: argparse.Namespace) -> int:
+    from sac.suite import run_suite
+
+    result = run_suite(args.suite, out=args.out, epochs=args.epochs, limit_train=args.limit_train,
+                       limit_val=args.limit_val, limit_test=args.limit_test, limit_zeroshot=args.limit_zeroshot,
+                       size=args.size, batch_size=args.batch_size, weights=args.weights, device=args.device,
+                       fast=args.fast, models=args.model, strategies=args.strategy, overrides=args.set,
+                       resume=not args.restart, progress=not args.quiet, dry_run=args.dry_run)
+    if args.json:
+        _print_json(result.runs)
+    else:
+        print(result.table())
+        print(f"\n{len(result.runs)} runs, {len(result.failed)} failed, {result.wall_seconds:.0f} s; "
+              f"tables and figures: sac report {result.out}")
+    return 1 if result.failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sac.report import build_report
+
+    html = build_report(args.runs_dir, args.out, qualitative=not args.no_qualitative,
+                        qualitative_rows=args.rows, device=args.device)
+    print(f"{html}\n{Path(html).with_suffix('.md')}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sac", description="Segment Any Crack: crack segmentation and measurement")
@@ -208,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--strategy", action="append", help="only this strategy (repeatable)")
     m.add_argument("--flops", action="store_true", help="also count MACs/FLOPs at --size")
     m.add_argument("--size", type=int, default=256)
+    m.add_argument("--paper", action="store_true", help="the paper's Table 3 models, measured here next to its numbers")
     m.set_defaults(func=cmd_models)
 
     d = sub.add_parser("data", help="dataset tools")
@@ -292,6 +374,57 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--out", help="write CSV/JSON/GeoJSON (and overlay with --image) here")
     me.add_argument("--json", action="store_true")
     me.set_defaults(func=cmd_measure)
+    se = sub.add_parser("search", help="the paper's random hyperparameter search (Table 2), resumable")
+    se.add_argument("configs", nargs="+", choices=["1", "2", "3"], help="Table 2 configuration(s)")
+    se.add_argument("--config", help="YAML training config every trial shares")
+    se.add_argument("--fraction", type=float, help="share of each grid to train (default: the paper's 20/20/5 %%)")
+    se.add_argument("--n-trials", type=int, help="combinations per configuration (instead of --fraction)")
+    se.add_argument("--epochs", type=int, default=4, help="epochs per trial (paper: 4)")
+    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--sampler", default="random", choices=["random", "tpe"])
+    se.add_argument("--model", help="default unet_effnet_lite0 (the paper: sam_vit_b with a user checkpoint)")
+    se.add_argument("--strategy", help="default norm")
+    se.add_argument("--weights", help="'default', 'none' or a checkpoint path")
+    se.add_argument("--size", type=int)
+    se.add_argument("--train", help="training samples spec")
+    se.add_argument("--val", help="validation samples spec")
+    se.add_argument("--limit-train", type=int)
+    se.add_argument("--limit-val", type=int)
+    se.add_argument("--device")
+    se.add_argument("--out", default="runs/search")
+    se.add_argument("--json", action="store_true")
+    se.add_argument("--quiet", action="store_true")
+    se.set_defaults(func=cmd_search)
+
+    su = sub.add_parser("suite", help="run an experiment suite (configs/paper/*.yaml) at any scale")
+    su.add_argument("suite", help="suite YAML, e.g. configs/paper/cross_model.yaml")
+    su.add_argument("--out", default="runs/suite")
+    su.add_argument("--epochs", type=int)
+    su.add_argument("--limit-train", type=int, help="N training images (0 = all)")
+    su.add_argument("--limit-val", type=int)
+    su.add_argument("--limit-test", type=int)
+    su.add_argument("--limit-zeroshot", type=int)
+    su.add_argument("--size", type=int)
+    su.add_argument("--batch-size", type=int)
+    su.add_argument("--weights", choices=["default", "none"], help="force pretrained or random initialisation")
+    su.add_argument("--device")
+    su.add_argument("--fast", action="store_true", default=None, help="skip tolerance / skeleton metrics")
+    su.add_argument("--model", action="append", help="only runs of this model (repeatable)")
+    su.add_argument("--strategy", action="append", help="only runs with this strategy (repeatable)")
+    su.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override for every run")
+    su.add_argument("--restart", action="store_true", help="retrain the selected runs from scratch")
+    su.add_argument("--dry-run", action="store_true", help="validate and list the plan, train nothing")
+    su.add_argument("--json", action="store_true")
+    su.add_argument("--quiet", action="store_true")
+    su.set_defaults(func=cmd_suite)
+
+    rp = sub.add_parser("report", help="paper-layout tables + figures (markdown, PNG, one HTML page) from runs")
+    rp.add_argument("runs_dir")
+    rp.add_argument("--out", help="default RUNS_DIR/report")
+    rp.add_argument("--rows", type=int, default=6, help="photos in the qualitative grid (Fig. 7)")
+    rp.add_argument("--no-qualitative", action="store_true", help="skip the Fig. 7 grid (no inference)")
+    rp.add_argument("--device", default="auto")
+    rp.set_defaults(func=cmd_report)
     return p
 
 

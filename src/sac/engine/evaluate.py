@@ -105,7 +105,7 @@ def results_table(results: dict[str, Any], keys: tuple[str, ...] = HEADLINE) -> 
     if len(ds) > 1:
         means = {k: float(np.mean([m[k] for m in ds.values()])) for k in keys}
         stds = {k: float(np.std([m[k] for m in ds.values()])) for k in keys}
-        lines.append(f"| mean ± std over sets | – | " + " | ".join(f"{means[k]:.3f} ± {stds[k]:.3f}" for k in keys)
+        lines.append("| mean ± std over sets | – | " + " | ".join(f"{means[k]:.3f} ± {stds[k]:.3f}" for k in keys)
                      + " |")
     note = (f"\nProtocol: **{results['protocol']}**"
             + (" (metrics at each mask's original resolution, "

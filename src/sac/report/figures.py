@@ -1,0 +1,252 @@
+"""The paper's figures from run folders (matplotlib, Agg, no global pyplot state).
+
+- Fig. 4: test F1 against trainable parameters (log x), one point per run, per model and strategy.
+- Fig. 6: full vs norm tuning per model — (a) F1, (b) IoU, (c) training time per epoch.
+- Fig. 8: normal curves N(mean, std) of the zero-shot F1 and IoU per model, one row per strategy.
+- Fig. 7: qualitative grid — rows: photos of the test and zero-shot sets; columns: photo, ground
+  truth, each run's predicted mask (inference at the run's size on the photo resized to 256×256).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+
+from sac.report.collect import RunData
+
+__all__ = ["fig4_params_vs_f1", "fig6_full_vs_norm", "fig7_qualitative", "fig8_zero_shot_normals", "save_png"]
+
+
+def _figure(w: float, h: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), dpi=110)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_png(fig, path: Path) -> Path:
+    """Write ``fig`` as a PNG atomically."""
+    from sac.utils import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        fig.savefig(f, format="png", bbox_inches="tight")
+    return path
+
+
+def _colors(keys: list[str]) -> dict[str, tuple]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return {k: cmap(i % 10) for i, k in enumerate(keys)}
+
+
+def fig4_params_vs_f1(runs: list[RunData], path: Path, scale: str) -> Path | None:
+    """F1 (%) against trainable parameters (log x). ``None`` without any trained run with test results."""
+    pts = [r for r in runs if r.test("f1") is not None]
+    if not pts:
+        return None
+    fig = _figure(7.5, 4.8)
+    ax = fig.add_subplot(111)
+    models = list(dict.fromkeys(r.model for r in pts))
+    col = _colors(models)
+    plotted = False
+    for r in pts:
+        n = r.trainable_params or 0
+        if n <= 0:  # nothing trained ("No Finetuning"): a reference line, no point on a log axis
+            ax.axhline(100 * r.test("f1"), color=col[r.model], ls=":", lw=1)
+            ax.annotate(f"{r.display}: {r.strategy_label} (0 params)", (0.01, 100 * r.test("f1")),
+                        xycoords=("axes fraction", "data"), fontsize=7, va="bottom", color=col[r.model])
+            continue
+        ax.scatter([n], [100 * r.test("f1")], color=col[r.model], s=36, zorder=3,
+                   marker="*" if r.strategy == "norm" else "o")
+        ax.annotate(r.strategy, (n, 100 * r.test("f1")), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        plotted = True
+    if plotted:
+        ax.set_xscale("log")
+    for m in models:
+        ax.scatter([], [], color=col[m], label=next(r.display for r in pts if r.model == m))
+    ax.set_xlabel("trainable parameters (log scale)")
+    ax.set_ylabel("test F1 (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title("Fig. 4 layout — F1 vs trainable parameters per tuning strategy (★ = norm)", fontsize=9)
+    fig.text(0.01, -0.02, scale, fontsize=6, wrap=True, va="top")
+    return save_png(fig, path)
+
+
+def fig6_full_vs_norm(runs: list[RunData], path: Path, scale: str) -> Path | None:
+    """Bars full vs norm per model for F1, IoU and time per epoch; ``None`` without such runs."""
+    rs = [r for r in runs if r.strategy in {"full", "norm"}]
+    models = list(dict.fromkeys(r.model for r in rs))
+    if not models or not any(r.trained for r in rs):
+        return None
+    by = {(r.model, r.strategy): r for r in rs}
+    labels = [next(r.display for r in rs if r.model == m) for m in models]
+    fig = _figure(max(7.0, 1.2 * len(models) + 3), 8.5)
+    x = np.arange(len(models))
+    w = 0.38
+    panels = [("(a) F1-score (%)", lambda r: None if r.test("f1") is None else 100 * r.test("f1")),
+              ("(b) IoU (%)", lambda r: None if r.test("iou") is None else 100 * r.test("iou")),
+              ("(c) training time (s/epoch)", lambda r: r.seconds_per_epoch if r.trained else None)]
+    for i, (title, get) in enumerate(panels):
+        ax = fig.add_subplot(3, 1, i + 1)
+        for j, (strategy, color) in enumerate((("full", "#4c72b0"), ("norm", "#dd8452"))):
+            vals = []
+            for m in models:
+                r = by.get((m, strategy))
+                vals.append(get(r) if r is not None else None)
+            xs = x + (j - 0.5) * w
+            ax.bar([a for a, v in zip(xs, vals, strict=True) if v is not None],
+                   [v for v in vals if v is not None], w, color=color, label=strategy)
+            for a, v, m in zip(xs, vals, models, strict=True):
+                if v is None:
+                    r = by.get((m, strategy))
+                    ax.text(a, 0, "-" if r is None or r.status == "not_applicable" else "×", ha="center",
+                            va="bottom", fontsize=9)
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, fontsize=7, rotation=15)
+        ax.set_xlim(-0.6, len(models) - 0.4)
+        ax.set_ylim(bottom=0)
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+        if i == 0:
+            ax.legend(fontsize=7)
+    fig.suptitle("Fig. 6 layout — full vs normalization tuning ('-': not applicable or not run, '×': no result)",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.text(0.01, -0.01, scale, fontsize=6, wrap=True, va="top")
+    return save_png(fig, path)
+
+
+def fig8_zero_shot_normals(runs: list[RunData], path: Path, scale: str) -> tuple[Path | None, str]:
+    """Normal curves of zero-shot F1 / IoU per model (rows: strategies). Returns (path, what the
+    spread is) or (None, reason)."""
+    rs = [r for r in runs if r.zs_spread("f1") is not None]
+    if not rs:
+        return None, "no zero-shot evaluations"
+    strategies = [s for s in ("full", "norm") if any(r.strategy == s for r in rs)]
+    strategies += [s for s in dict.fromkeys(r.strategy for r in rs) if s not in strategies]
+    kinds = {r.zs_spread("f1")[2] for r in rs}
+    what = ("mean ± std across zero-shot sets (as the paper)" if kinds == {"sets"} else
+            "mean ± std of the per-image scores (one zero-shot set: the spread across sets is undefined)"
+            if kinds == {"images"} else "across sets where ≥ 2 sets, else per image")
+    fig = _figure(10, 3.3 * len(strategies))
+    col = _colors(list(dict.fromkeys(r.model for r in rs)))
+    for i, strategy in enumerate(strategies):
+        for j, metric in enumerate(("f1", "iou")):
+            ax = fig.add_subplot(len(strategies), 2, 2 * i + j + 1)
+            spreads = [100 * np.array(r.zs_spread(metric)[:2]) for r in rs if r.strategy == strategy]
+            lo = max(0.0, min(m - 4 * s for m, s in spreads) - 1)
+            hi = min(100.0, max(m + 4 * s for m, s in spreads) + 1)
+            xs = np.linspace(lo, hi, 801)
+            for r in (r for r in rs if r.strategy == strategy):
+                mean, std, _ = r.zs_spread(metric)
+                mean, std = 100 * mean, 100 * std
+                label = f"{r.display} ({mean:.1f} ± {std:.1f})" + (
+                    " per image" if len(kinds) > 1 and r.zs_spread(metric)[2] == "images" else "")
+                if std > 1e-9:
+                    pdf = np.exp(-0.5 * ((xs - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
+                    ax.plot(xs, pdf, color=col[r.model], label=label)
+                else:
+                    ax.axvline(mean, color=col[r.model], label=label)
+            ax.set_xlabel(f"zero-shot {'F1-score' if metric == 'f1' else 'IoU'} (%)")
+            ax.set_ylabel("density")
+            ax.set_title(f"({chr(97 + 2 * i + j)}) {strategy}: {'F1-score' if metric == 'f1' else 'IoU'}",
+                         fontsize=9)
+            ax.legend(fontsize=6)
+            ax.grid(alpha=0.3)
+    fig.suptitle(f"Fig. 8 layout — normal curves N(mean, std): {what}", fontsize=9)
+    fig.tight_layout()
+    fig.text(0.01, -0.01, scale, fontsize=6, wrap=True, va="top")
+    return save_png(fig, path), what
+
+
+# ------------------------------------------------------------------------------------- qualitative
+def _pick_samples(specs: list[tuple[str, str]], rows: int, seed: int = 0) -> list[tuple[str, object]]:
+    """Up to ``rows`` samples, one per dataset, test sets first then zero-shot (at least one
+    zero-shot row when there is a zero-shot spec), seeded."""
+    from sac.data import samples_from
+
+    pools: list[tuple[str, list]] = []
+    for role, spec in specs:
+        by: dict[str, list] = {}
+        for s in samples_from(spec):
+            by.setdefault(s.dataset, []).append(s)
+        pools += [(role, by[k]) for k in sorted(by)]
+    rng = random.Random(seed)
+    zs = [p for p in pools if p[0] == "zero-shot"]
+    test = [p for p in pools if p[0] != "zero-shot"]
+    n_zs = min(len(zs), max(1, rows // 4)) if zs else 0
+    chosen = test[: rows - n_zs] + zs[:n_zs]
+    return [(role, rng.choice(sorted(pool, key=lambda s: s.id))) for role, pool in chosen]
+
+
+def fig7_qualitative(runs: list[RunData], specs: list[tuple[str, str]], path: Path, *, rows: int = 6,
+                     columns: int = 8, size: int = 256, device: str = "auto") -> tuple[Path | None, list[str]]:
+    """The qualitative grid. ``specs``: (role, sample spec) pairs. Returns (path or None, notes)."""
+    import cv2
+
+    from sac.data import read_image, read_mask
+    from sac.engine import resolve_device
+    from sac.engine.tiling import predict_probability
+    from sac.errors import SACError
+    from sac.tuning import load_adapter
+
+    cols = [r for r in runs if r.trained and r.adapter is not None]
+    cols.sort(key=lambda r: r.strategy != "norm")  # the paper's Fig. 7 shows the norm-tuned models
+    notes: list[str] = []
+    if len(cols) > columns:
+        notes.append(f"{len(cols) - columns} run(s) left out of the grid (at most {columns} columns)")
+        cols = cols[:columns]
+    if not cols:
+        return None, ["no trained run with an adapter"]
+    try:
+        picked = _pick_samples(specs, rows)
+    except SACError as e:
+        return None, [f"evaluation data unavailable ({e})"]
+    if not picked:
+        return None, ["no evaluation samples"]
+    photos = []
+    for role, s in picked:
+        img = cv2.resize(read_image(s.image), (size, size), interpolation=cv2.INTER_AREA)
+        gt = cv2.resize(read_mask(s.mask).astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
+        photos.append((role, s, img, gt))
+    dev = resolve_device(device)
+    preds: list[list[np.ndarray | None]] = []
+    for r in cols:
+        try:
+            model = load_adapter(r.adapter)
+        except SACError as e:
+            notes.append(f"{r.name}: cannot load ({e})")
+            preds.append([None] * len(photos))
+            continue
+        tile = r.size or size
+        preds.append([predict_probability(model, img, mode="resize", tile=tile, device=dev, progress=False) >= 0.5
+                      for _, _, img, _ in photos])
+        del model
+    n_c = 2 + len(cols)
+    fig = _figure(1.45 * n_c, 1.5 * len(photos) + 0.4)
+    for i, (role, s, img, gt) in enumerate(photos):
+        cells = [("Input", img), ("Ground truth", gt)] + [(r.display + f"\n[{r.strategy}]", preds[k][i])
+                                                          for k, r in enumerate(cols)]
+        for j, (title, arr) in enumerate(cells):
+            ax = fig.add_subplot(len(photos), n_c, i * n_c + j + 1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if arr is None:
+                ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=7)
+            elif arr.ndim == 3:
+                ax.imshow(arr)
+            else:
+                ax.imshow(arr, cmap="gray", vmin=0, vmax=1)
+            if i == 0:
+                ax.set_title(title, fontsize=6)
+            if j == 0:
+                ax.set_ylabel(f"{s.dataset}\n({role})", fontsize=6)
+    fig.suptitle("Fig. 7 layout — qualitative comparison (photos resized to 256×256, threshold 0.5)", fontsize=8)
+    fig.tight_layout()
+    return save_png(fig, path), notes

@@ -1,0 +1,482 @@
+"""Hyperparameter search of the paper's Table 2 (results in the layout of Table 4).
+
+Each of the three configurations of Table 2 (:data:`sac.losses.PAPER_CONFIGS`) is a finite grid
+loss spec × learning rate × batch size. The paper evaluates a random ``fraction`` of each grid
+(20 %, 20 %, 5 %), trains every sampled combination for 4 epochs (SAM ViT-B, ``norm`` tuning) and
+keeps the one with the best validation F1. :func:`run_search` does the same at any scale:
+
+- ``sampler="random"`` (default, the paper's random search *without replacement*): the grid is
+  enumerated, shuffled with ``random.Random(seed)`` and its first ``ceil(fraction · N)``
+  combinations are enqueued as fixed optuna trials. The plan is a prefix of one seeded permutation,
+  so a larger fraction with the same seed extends a finished search instead of redoing it.
+- ``sampler="tpe"``: optuna's TPE (seeded) proposes combinations; a proposal that repeats one
+  already trained is recorded as a pruned duplicate and costs nothing, until
+  ``ceil(fraction · N)`` *distinct* combinations are trained.
+
+Resumable: the optuna study lives in ``out/study.journal`` (``JournalStorage`` on a file) and each
+combination trains in its own folder ``out/config<k>/<loss>_lr<lr>_bs<batch>/``. Running the same
+command again skips finished trials; an interrupted trial is retried and its training continues from
+its last checkpoint (``sac.engine.train(resume=True)``). One process per ``out`` folder.
+
+Outputs (atomic, rewritten after every trial): ``out/trials.csv`` and ``out/trials.md`` (one row per
+finished trial, ranked by validation F1) and ``out/best.json`` (the chosen configuration, per
+configuration and overall, beside the paper's Table 4 row).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import math
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sac.errors import ConfigError
+
+__all__ = ["DEFAULT_MODEL", "PAPER_MODEL", "SAMPLERS", "SearchResult", "plan_trials", "run_search", "search_grid"]
+
+PAPER_MODEL = "sam_vit_b"  # the paper searches on SAM ViT-B with norm tuning (needs the user's SAM checkpoint)
+DEFAULT_MODEL = "unet_effnet_lite0"  # a model with real pretrained weights on every installation
+SAMPLERS = ("random", "tpe")
+_UNSET: Any = object()
+_MAX_DUPLICATES = 50  # consecutive TPE duplicates before a seeded unseen combination is enqueued
+
+Combo = tuple[str, float, int]  # (loss spec, learning rate, batch size)
+Objective = Callable[[Any], dict[str, Any]]
+
+
+@dataclass
+class SearchResult:
+    """What :func:`run_search` found.
+
+    Attributes:
+        out: the output folder.
+        trials: every finished trial (all configurations), ranked by validation F1 (best first);
+            the rows of ``trials.csv``.
+        best: the best trial overall (``None`` when nothing finished).
+        per_config: the best trial of each configuration.
+    """
+
+    out: Path
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None
+    per_config: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------- the grid
+def _paper_config(config: int):
+    from sac.losses import PAPER_CONFIGS
+
+    if isinstance(config, bool) or config not in PAPER_CONFIGS:
+        raise ConfigError("config", f"unknown search configuration {config!r}; Table 2 has "
+                                    f"{', '.join(str(k) for k in PAPER_CONFIGS)}")
+    return PAPER_CONFIGS[config]
+
+
+def search_grid(config: int) -> list[Combo]:
+    """Every ``(loss spec, lr, batch size)`` combination of Table 2's configuration ``config``, in
+    grid order (loss, then lr, then batch size)."""
+    pc = _paper_config(config)
+    return list(itertools.product(pc.loss_specs(), pc.learning_rates, pc.batch_sizes))
+
+
+def _n_trials(config: int, fraction: float | None, n_trials: int | None) -> int:
+    pc = _paper_config(config)
+    n_grid = pc.grid_size()
+    if n_trials is not None:
+        if isinstance(n_trials, bool) or int(n_trials) != n_trials or not 1 <= n_trials <= n_grid:
+            raise ConfigError("n_trials", f"must be an integer in [1, {n_grid}] (config {config} has {n_grid} "
+                                          f"combinations), got {n_trials!r}")
+        return int(n_trials)
+    frac = pc.search_fraction if fraction is None else fraction
+    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac <= 1:
+        raise ConfigError("fraction", f"must be in (0, 1], got {frac!r}")
+    return max(1, math.ceil(frac * n_grid - 1e-9))
+
+
+def plan_trials(config: int, fraction: float | None = None, seed: int = 0,
+                n_trials: int | None = None) -> list[Combo]:
+    """The combinations the random search trains: the grid shuffled with ``random.Random(seed)``,
+    first ``ceil(fraction · N)`` (or ``n_trials``) of them. Distinct by construction; ``fraction``
+    defaults to the paper's (Table 2 caption: 20 %, 20 %, 5 %)."""
+    grid = search_grid(config)
+    order = list(range(len(grid)))
+    random.Random(f"sac-search:{config}:{seed}").shuffle(order)
+    return [grid[i] for i in order[: _n_trials(config, fraction, n_trials)]]
+
+
+def _lambda(spec: str) -> float | None:
+    from sac.losses import build_loss
+
+    return build_loss(spec).lam
+
+
+def _family(spec: str) -> str:
+    from sac.losses import build_loss
+
+    return build_loss(spec).family
+
+
+def _run_name(combo: Combo) -> str:
+    loss, lr, bs = combo
+    return re.sub(r"[^A-Za-z0-9.+_-]", "-", f"{loss.replace(':', '_')}_lr{lr:g}_bs{bs}")
+
+
+# ------------------------------------------------------------------------------------------ configs
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "model_kwargs":
+            out.update(_flatten(v, prefix + k + "."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _base_config(base_cfg: Any) -> dict[str, Any]:
+    """Dotted overrides of the base training config (a TrainConfig, a mapping, a YAML path or None)."""
+    from sac.engine.config import TrainConfig, load_config
+
+    if base_cfg is None:
+        return _flatten(load_config(None).to_dict())
+    if isinstance(base_cfg, TrainConfig):
+        return _flatten(base_cfg.to_dict())
+    if isinstance(base_cfg, (str, Path)):
+        return _flatten(load_config(base_cfg).to_dict())
+    if isinstance(base_cfg, dict):
+        return _flatten(load_config(None, _flatten(base_cfg)).to_dict())
+    raise ConfigError("base_cfg", f"expected a TrainConfig, a mapping of overrides or a YAML path, "
+                                  f"got {type(base_cfg).__name__}")
+
+
+_TRIAL_KEYS = ("loss", "optim.lr", "optim.batch_size", "out")
+
+
+def _trial_config(base: dict[str, Any], combo: Combo, out: Path):
+    from sac.engine.config import load_config
+
+    loss, lr, bs = combo
+    return load_config(None, {**base, "loss": loss, "optim.lr": lr, "optim.batch_size": bs, "out": str(out)})
+
+
+def _settings(base: dict[str, Any]) -> dict[str, Any]:
+    """What must not change between a search and its resumption (all but the searched keys)."""
+    return {k: v for k, v in sorted(base.items()) if k not in _TRIAL_KEYS and k not in {"device", "threads"}}
+
+
+# ---------------------------------------------------------------------------------------- objective
+def _train_objective(progress: bool) -> Objective:
+    """Train the trial's config (resuming its checkpoint if any); datasets decoded once per search."""
+    from sac.engine import train
+    from sac.engine.train import build_datasets
+
+    cache: dict[str, Any] = {}
+
+    def objective(cfg) -> dict[str, Any]:
+        key = json.dumps(cfg.to_dict()["data"], sort_keys=True) + f"|{cfg.seed}"
+        if key not in cache:
+            cache.clear()
+            cache[key] = build_datasets(cfg)
+        summary = train(cfg, resume=True, progress=progress, datasets=cache[key])
+        if not summary["completed"]:
+            raise RuntimeError(f"{cfg.out}: training did not complete")
+        best = next((r for r in summary["history"] if r.get("epoch") == summary["best_epoch"]), {})
+        return {"val_f1": float(summary["best_val_f1"]), "val_iou": best.get("val_iou"),
+                "best_epoch": summary["best_epoch"], "train_images": summary["train_images"],
+                "val_images": summary["val_images"], "device": summary["device"],
+                "total_params": summary["total_params"], "trainable_params": summary["trainable_params"]}
+
+    return objective
+
+
+# ------------------------------------------------------------------------------------------- search
+def run_search(
+    config: int | Sequence[int],
+    base_cfg: Any = None,
+    *,
+    fraction: float | None = None,
+    n_trials: int | None = None,
+    epochs: int = 4,
+    seed: int = 0,
+    out: str | Path = "runs/search",
+    sampler: str = "random",
+    model: str | None = None,
+    strategy: str | None = None,
+    weights: Any = _UNSET,
+    size: int | None = None,
+    limit_train: int | None = None,
+    limit_val: int | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    objective: Objective | None = None,
+) -> SearchResult:
+    """Run (or resume) the random search of Table 2 for one or several configurations.
+
+    Arguments:
+        config: 1, 2, 3 or a list of them (Table 2 rows, grids from ``sac.losses.PAPER_CONFIGS``).
+        base_cfg: the training settings every trial shares (a ``TrainConfig``, a mapping of dotted
+            overrides, a YAML path, or ``None`` for the defaults); loss, lr, batch size, epochs and
+            the output folder are set per trial.
+        fraction: share of each grid to train (default: the paper's 20 % / 20 % / 5 %);
+            ``ceil(fraction · N)`` distinct combinations. ``n_trials`` sets the number directly.
+        epochs: epochs per trial (paper: 4).
+        seed: seeds the sampled combinations and every trial's training.
+        sampler: ``"random"`` (without replacement, the paper's) or ``"tpe"``.
+        model, strategy, weights, size, limit_train, limit_val, device: scale options overriding
+            ``base_cfg`` (paper: ``sam_vit_b`` + ``norm`` at 256 px on the full data; the default
+            model here is ``unet_effnet_lite0`` since it has real pretrained weights).
+        objective: ``objective(TrainConfig) -> {"val_f1", "val_iou", ...}`` replacing training
+            (for tests); default: train with :func:`sac.engine.train` and read its best val F1.
+
+    Returns the ranked trials; writes ``out/trials.csv``, ``out/trials.md``, ``out/best.json``.
+    """
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    configs = [config] if isinstance(config, int) and not isinstance(config, bool) else list(config)
+    if not configs:
+        raise ConfigError("config", "no search configuration given")
+    for c in configs:
+        _paper_config(c)
+    if len(set(configs)) != len(configs):
+        raise ConfigError("config", f"configuration listed twice: {configs}")
+    if sampler not in SAMPLERS:
+        raise ConfigError("sampler", f"{sampler!r} is not one of {', '.join(SAMPLERS)}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError("epochs", f"must be a positive integer, got {epochs!r}")
+    base = _base_config(base_cfg)
+    scale = {"model": model, "strategy": strategy, "data.size": size, "data.limit_train": limit_train,
+             "data.limit_val": limit_val, "device": device}
+    base.update({k: v for k, v in scale.items() if v is not None})
+    if weights is not _UNSET:
+        base["weights"] = None if weights in (None, "none") else weights
+    base.update({"optim.epochs": epochs, "seed": seed})
+    out = Path(out)
+    _trial_config(base, search_grid(configs[0])[0], out / "check")  # validate once, before any study exists
+    out.mkdir(parents=True, exist_ok=True)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = JournalStorage(JournalFileBackend(str(out / "study.journal")))
+    obj = objective or _train_objective(progress)
+    result = SearchResult(out=out)
+    meta = {"sampler": sampler, "seed": seed, "epochs": epochs, "settings": _settings(base)}
+    try:
+        for c in configs:
+            _search_config(c, base, out, storage, obj, meta, fraction, n_trials, progress,
+                           lambda: _write_outputs(result, storage, configs, base, meta, fraction, n_trials))
+    finally:
+        _write_outputs(result, storage, configs, base, meta, fraction, n_trials)
+    return result
+
+
+def _search_config(c: int, base: dict[str, Any], out: Path, storage, obj: Objective, meta: dict[str, Any],
+                   fraction: float | None, n_trials: int | None, progress: bool,
+                   written: Callable[[], None]) -> None:
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+
+    grid = search_grid(c)
+    pc = _paper_config(c)
+    dists = {"loss": CategoricalDistribution(list(pc.loss_specs())),
+             "lr": CategoricalDistribution(list(pc.learning_rates)),
+             "batch_size": CategoricalDistribution(list(pc.batch_sizes))}
+    seed = meta["seed"]
+    if meta["sampler"] == "random":
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(storage=storage, study_name=f"config{c}", direction="maximize",
+                                sampler=sampler, load_if_exists=True)
+    stored = study.user_attrs.get("meta")
+    canon = json.loads(json.dumps(meta, default=str))
+    if stored is None:
+        study.set_user_attr("meta", canon)
+    elif stored != canon:
+        diff = sorted(k for k in set(stored) | set(canon) if stored.get(k) != canon.get(k))
+        if "settings" in diff:
+            s_old, s_new = stored.get("settings", {}), canon["settings"]
+            diff += [f"{k}: {s_old.get(k)!r} → {s_new.get(k)!r}" for k in sorted(set(s_old) | set(s_new))
+                     if s_old.get(k) != s_new.get(k)]
+        raise ConfigError(out, f"holds a search of config {c} with other settings ({'; '.join(diff)}); "
+                               "use another --out to start a new search")
+
+    def combo_of(t) -> Combo | None:
+        p = t.params
+        if set(p) != {"loss", "lr", "batch_size"}:
+            return None
+        return (p["loss"], p["lr"], p["batch_size"])
+
+    trials = study.get_trials(deepcopy=False)
+    done = {combo_of(t) for t in trials if t.state == TrialState.COMPLETE}
+    resume_first: list[Combo] = []
+    for t in trials:  # a trial left RUNNING was interrupted (one process per folder): retry it
+        if t.state == TrialState.RUNNING:
+            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            cb = combo_of(t)
+            if cb is not None and cb not in done and cb not in resume_first:
+                resume_first.append(cb)
+    n_target = _n_trials(c, fraction, n_trials)
+    plan = plan_trials(c, fraction, seed, n_trials) if meta["sampler"] == "random" else None
+    rng = random.Random(f"sac-search-tpe:{c}:{seed}")
+    duplicates = 0
+
+    while True:
+        if plan is not None:
+            needed = [cb for cb in plan if cb not in done]
+            if not needed:
+                break
+        else:
+            if len(done) >= n_target:
+                break
+            needed = [cb for cb in resume_first if cb not in done]
+        if needed and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            first = needed[0]
+            study.enqueue_trial({"loss": first[0], "lr": first[1], "batch_size": first[2]})
+        trial = study.ask(dists)
+        combo = combo_of(trial)
+        if combo in done or (plan is not None and combo not in plan):
+            # a repeat (TPE), or a stale queued trial from an earlier run: record it, train nothing
+            study.tell(trial, state=TrialState.PRUNED)
+            duplicates += 1
+            if plan is None and duplicates >= _MAX_DUPLICATES:
+                unseen = [cb for cb in grid if cb not in done]
+                resume_first.append(unseen[rng.randrange(len(unseen))])
+                duplicates = 0
+            continue
+        duplicates = 0
+        run_dir = out / f"config{c}" / _run_name(combo)
+        trial.set_user_attr("run", str(run_dir))
+        cfg = _trial_config(base, combo, run_dir)
+        if progress:
+            print(f"[search] config {c} trial {trial.number}: loss={combo[0]} lr={combo[1]:g} "
+                  f"batch={combo[2]} → {run_dir}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            res = obj(cfg)
+        except BaseException as e:  # noqa: BLE001 — record the failure (also Ctrl-C), then stop
+            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        for k, v in res.items():
+            if k != "val_f1":
+                trial.set_user_attr(k, v)
+        trial.set_user_attr("seconds", time.perf_counter() - t0)
+        study.tell(trial, float(res["val_f1"]))
+        done.add(combo)
+        written()
+
+
+# ------------------------------------------------------------------------------------------ outputs
+_COLUMNS = ("trial", "config", "loss", "lambda", "lr", "batch_size", "val_f1", "val_iou", "seconds", "run")
+
+
+def _collect(storage, configs: list[int]) -> list[dict[str, Any]]:
+    import optuna
+    from optuna.trial import TrialState
+
+    rows = []
+    names = {s.study_name for s in storage.get_all_studies()}
+    for c in configs:
+        if f"config{c}" not in names:
+            continue
+        study = optuna.load_study(study_name=f"config{c}", storage=storage)
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            loss = t.params["loss"]
+            rows.append({"trial": t.number, "config": c, "loss": loss, "lambda": _lambda(loss),
+                         "lr": t.params["lr"], "batch_size": t.params["batch_size"], "val_f1": t.value,
+                         "val_iou": t.user_attrs.get("val_iou"), "seconds": t.user_attrs.get("seconds"),
+                         "run": t.user_attrs.get("run"),
+                         **{k: v for k, v in t.user_attrs.items()
+                            if k in {"train_images", "val_images", "device", "trainable_params", "total_params"}}})
+    rows.sort(key=lambda r: (-r["val_f1"], r["config"], r["trial"]))
+    return rows
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}" if abs(v) >= 1e-3 or v == 0 else f"{v:g}"
+    return str(v)
+
+
+def _lam(v: Any) -> str:
+    return "-" if v is None else f"{v:g}"
+
+
+def _write_outputs(result: SearchResult, storage, configs: list[int], base: dict[str, Any], meta: dict[str, Any],
+                   fraction: float | None, n_trials: int | None) -> None:
+    from sac.losses import LOSS_FAMILIES
+    from sac.utils import atomic_write_json, atomic_write_text
+
+    rows = _collect(storage, configs)
+    result.trials = rows
+    result.per_config = {}
+    for r in rows:  # rows are ranked, so the first of each config is its best
+        result.per_config.setdefault(r["config"], r)
+    result.best = rows[0] if rows else None
+    out = result.out
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(_COLUMNS), extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(out / "trials.csv", buf.getvalue())
+
+    first = rows[0] if rows else {}
+    lines = ["# Hyperparameter search (the paper's Table 2, results as Table 4)", ""]
+    lines.append(f"Scale: model **{base.get('model')}**, strategy **{base.get('strategy')}**, weights "
+                 f"{'random init' if base.get('weights') is None else base.get('weights')}, "
+                 f"{meta['epochs']} epoch(s) per trial, {base.get('data.size')} px, "
+                 f"train `{base.get('data.train')}` ({first.get('train_images', '?')} images), "
+                 f"val `{base.get('data.val')}` ({first.get('val_images', '?')} images), "
+                 f"device {first.get('device', '?')}; sampler {meta['sampler']}, seed {meta['seed']}. "
+                 f"Paper: SAM ViT-B, norm tuning, 4 epochs on OmniCrack30k (22,158 train / 13,277 val), 256 px.")
+    lines.append("")
+    lines.append("| config | loss | grid | trials (done / planned) | best λ | best lr | best batch | best val F1 "
+                 "| paper best (λ, lr, batch, val F1) |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for c in configs:
+        pc = _paper_config(c)
+        b = result.per_config.get(c)
+        n_done = sum(1 for r in rows if r["config"] == c)
+        pb = pc.best
+        paper = (f"{pb.get('lambda', '-')}, {pb['lr']:g}, {pb['batch_size']}, {pb['val_f1']:.4f}")
+        lines.append(f"| {c} | {LOSS_FAMILIES[pc.family].formula} | {pc.grid_size()} | {n_done} / "
+                     f"{_n_trials(c, fraction, n_trials)} | {_lam(b and b['lambda'])} | "
+                     f"{_fmt(b['lr']) if b else '-'} | {_fmt(b and b['batch_size'])} | "
+                     f"{_fmt(b and b['val_f1'])} | {paper} |")
+    lines += ["", "## Trials, ranked by validation F1", ""]
+    lines.append("| rank | trial | config | loss | λ | lr | batch | val F1 | val IoU | seconds |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    for i, r in enumerate(rows, 1):
+        lines.append(f"| {i} | {r['trial']} | {r['config']} | {r['loss']} | {_lam(r['lambda'])} | {r['lr']:g} | "
+                     f"{r['batch_size']} | {_fmt(r['val_f1'])} | {_fmt(r['val_iou'])} | {_fmt(r['seconds'], 1)} |")
+    notes = [f"- config {c}: {_paper_config(c).note}" for c in configs if _paper_config(c).note]
+    if notes:
+        lines += ["", "Notes on the paper's grids:", *notes]
+    atomic_write_text(out / "trials.md", "\n".join(lines) + "\n")
+
+    best = None
+    if result.best is not None:
+        b = result.best
+        best = {k: b[k] for k in ("config", "loss", "lambda", "lr", "batch_size", "val_f1", "val_iou", "run")}
+        best["family"] = _family(b["loss"])
+    atomic_write_json(out / "best.json", {
+        "best": best,
+        "per_config": {str(c): {k: r[k] for k in ("loss", "lambda", "lr", "batch_size", "val_f1", "val_iou",
+                                                  "trial", "run")}
+                       for c, r in sorted(result.per_config.items())},
+        "paper_best": {str(c): _paper_config(c).best for c in configs},
+        "planned": {str(c): _n_trials(c, fraction, n_trials) for c in configs},
+        "sampler": meta["sampler"], "seed": meta["seed"], "epochs": meta["epochs"], "settings": meta["settings"],
+    })
