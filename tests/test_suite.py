@@ -96,7 +96,10 @@ def test_shipped_paper_suites_load_and_resolve(tmp_path):
     zs = suites["zero_shot"]
     assert not zs.train_runs and zs.test is None and zs.zero_shot and len(zs.runs) == len(cm.runs)
     here = suites["here"]
-    assert {r.model for r in here.runs if r.weights is None} == {"segformer_b0", "unet_r50"}
+    assert {r.model for r in here.runs if r.weights is None} == {"segformer_b0", "unet_r50", "deepcrack_zou",
+                                                                 "deepcrack_liu", "crackformer"}
+    vgg = {"deepcrack_zou", "deepcrack_liu", "crackformer"}  # HED-initialised and random-initialised, both
+    assert {r.model for r in here.runs if r.weights == "default" and r.strategy == "full"} >= vgg
     # scale options resolve without running anything; --weights none makes every run random-init
     res = run_suite(PAPER / "ablation.yaml", out=tmp_path, weights="none", size=64, epochs=1, dry_run=True,
                     strategies=["norm", "none"])

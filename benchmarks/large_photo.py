@@ -1,0 +1,176 @@
+"""Photos of any size: wall time and peak memory to segment + measure a 12 MP photo, tiled vs resized,
+and tiled vs resized F1 on the full-resolution shared test photos.
+
+    python benchmarks/large_photo.py                      # both parts, default model, this machine
+    python benchmarks/large_photo.py --skip-f1            # only the 12 MP timing
+    python benchmarks/large_photo.py --f1-limit 0         # F1 on every test photo (slow on a CPU)
+
+Part 1 builds a 4000×3000 photo from the committed example photos (a mosaic of real crack photos
+at their own scale, so cracks keep realistic widths), then runs ``sac predict --measure`` on it in a
+fresh process per mode and repetition, measuring the whole command's wall time and the child's peak
+resident memory (``ru_maxrss``), plus the in-process split between segmentation and measurement.
+Part 2 evaluates the default model on the shared test splits with ``inference="tiled"`` and
+``"resize"`` (``native`` protocol: metrics at each photo's own resolution).
+
+Writes ``benchmarks/results/large_photo.{md,json}`` (atomically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def make_photo(path: Path, width: int = 4000, height: int = 3000) -> Path:
+    """A ``width``×``height`` mosaic of the example photos (each at its own resolution, mirrored
+    alternately so the seams stay continuous)."""
+    from sac.data import read_image
+
+    photos = [read_image(p) for p in sorted((ROOT / "examples" / "images").iterdir()) if p.is_file()]
+    canvas = np.zeros((height, width, 3), np.uint8)
+    y, row = 0, 0
+    while y < height:
+        x, col, h_row = 0, 0, 0
+        while x < width:
+            im = photos[(row * 3 + col) % len(photos)]
+            if col % 2:
+                im = im[:, ::-1]
+            if row % 2:
+                im = im[::-1]
+            h, w = min(im.shape[0], height - y), min(im.shape[1], width - x)
+            canvas[y:y + h, x:x + w] = im[:h, :w]
+            x, col, h_row = x + w, col + 1, max(h_row, h)
+        y, row = y + h_row, row + 1
+    Image.fromarray(canvas).save(path, quality=92)
+    return path
+
+
+def time_cli(photo: Path, mode: str, extra: list[str]) -> dict[str, float]:
+    """Wall time and peak RSS of one ``sac predict --measure`` process."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "sac.cli", "predict", str(photo), "--model", "default", "--mode", mode,
+               "--measure", "--out", out, "--quiet", "--json", *extra]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        if proc.returncode:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+        rows = json.loads(proc.stdout)
+    if peak <= before:  # ru_maxrss of children is a maximum over all of them: report it only when it grew
+        peak = before
+    return {"wall_s": wall, "peak_rss_mb": peak / 1024, "n_cracks": rows[0].get("crack_count"),
+            "total_length_px": rows[0].get("total_length_px")}
+
+
+def split_times(photo: Path, mode: str, overlap: float) -> dict[str, float]:
+    """Seconds for model load, segmentation and measurement inside one process."""
+    from sac.data import read_image
+    from sac.engine import load_model
+    from sac.engine.tiling import predict_probability
+    from sac.measure import measure_mask
+
+    t0 = time.perf_counter()
+    model = load_model("default")
+    t1 = time.perf_counter()
+    image = read_image(photo)
+    t2 = time.perf_counter()
+    prob = predict_probability(model, image, mode=mode, overlap=overlap, progress=False)
+    t3 = time.perf_counter()
+    measure_mask(prob >= 0.5, min_area_px=20)
+    t4 = time.perf_counter()
+    return {"load_model_s": t1 - t0, "read_s": t2 - t1, "segment_s": t3 - t2, "measure_s": t4 - t3}
+
+
+def f1_compare(limit: int | None, device: str) -> dict:
+    from sac.data import samples_from
+    from sac.engine import evaluate, load_model
+
+    samples = samples_from("shared:all@test")
+    if limit:
+        by: dict[str, list] = {}
+        for s in samples:
+            by.setdefault(s.dataset, []).append(s)
+        rng = np.random.default_rng(0)
+        samples = [v[i] for v in by.values() for i in sorted(rng.permutation(len(v))[:limit])]
+    model = load_model("default")
+    out = {"n_images": len(samples)}
+    for inference in ("resize", "tiled"):
+        t0 = time.perf_counter()
+        r = evaluate(model, samples, protocol="native", inference=inference, device=device, fast=True,
+                     progress=sys.stderr.isatty())
+        out[inference] = {"seconds": time.perf_counter() - t0, "overall": r["overall"],
+                          "datasets": {k: {m: v[m] for m in ("f1", "iou", "precision", "recall", "n_images")}
+                                       for k, v in r["datasets"].items()}}
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--skip-f1", action="store_true")
+    ap.add_argument("--f1-limit", type=int, default=40, help="test photos per dataset (0 = all)")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    work = Path(tempfile.mkdtemp(prefix="sac-large-"))
+    photo = make_photo(work / "mosaic_4000x3000.jpg")
+    configs = [("tiled", ["--overlap", "0.25"]), ("tiled", ["--overlap", "0"]), ("resize", [])]
+    timing = []
+    for mode, extra in configs:
+        runs = [time_cli(photo, mode, extra) for _ in range(args.repeats)]
+        overlap = float(extra[1]) if extra else 0.0
+        timing.append({"mode": mode, "overlap": overlap if mode == "tiled" else None,
+                       "wall_s_best": min(r["wall_s"] for r in runs), "wall_s_runs": [r["wall_s"] for r in runs],
+                       "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "n_cracks": runs[0]["n_cracks"],
+                       "total_length_px": runs[0]["total_length_px"], **split_times(photo, mode, overlap)})
+    hw = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+          "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+    record: dict = {"photo": "4000×3000 mosaic of examples/images", "hardware": hw, "timing": timing}
+    lines = [f"# Large photos\n\n`python benchmarks/large_photo.py` on {hw['cores']} cores ({hw['cpu']}, torch "
+             f"{hw['torch']}), default model, 12 MP photo (4000×3000), `sac predict --measure` in a fresh process "
+             f"(best of {args.repeats}; peak RSS of the process).\n",
+             "| mode | overlap | wall s (whole command) | peak RAM MB | load model s | segment s | measure s | cracks | total length px |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for t in timing:
+        lines.append(f"| {t['mode']} | {'-' if t['overlap'] is None else t['overlap']} | {t['wall_s_best']:.1f} | "
+                     f"{t['peak_rss_mb']:.0f} | {t['load_model_s']:.2f} | {t['segment_s']:.1f} | {t['measure_s']:.1f} | "
+                     f"{t['n_cracks']} | {t['total_length_px']:.0f} |")
+    if not args.skip_f1:
+        f1 = f1_compare(args.f1_limit or None, args.device)
+        record["f1"] = f1
+        lines += ["", f"## Tiled vs resized on the full-resolution shared test photos ({f1['n_images']} photos"
+                      + (f", up to {args.f1_limit} per dataset, seeded" if args.f1_limit else "") + ")\n",
+                  "| dataset | photos | F1 resized | F1 tiled | IoU resized | IoU tiled |", "|---|---|---|---|---|---|"]
+        for k in f1["tiled"]["datasets"]:
+            a, b = f1["resize"]["datasets"][k], f1["tiled"]["datasets"][k]
+            lines.append(f"| {k} | {a['n_images']} | {a['f1']:.3f} | {b['f1']:.3f} | {a['iou']:.3f} | {b['iou']:.3f} |")
+        a, b = f1["resize"]["overall"], f1["tiled"]["overall"]
+        lines.append(f"| **all (pooled)** | {a['n_images']} | {a['f1']:.3f} | {b['f1']:.3f} | {a['iou']:.3f} | {b['iou']:.3f} |")
+        lines.append(f"\nSeconds: resized {f1['resize']['seconds']:.0f}, tiled {f1['tiled']['seconds']:.0f}.")
+    from sac.utils import atomic_write_json, atomic_write_text
+
+    atomic_write_json(RESULTS / "large_photo.json", record)
+    atomic_write_text(RESULTS / "large_photo.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
