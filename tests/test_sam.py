@@ -75,7 +75,7 @@ def test_registered():
         info = model_info(f"sam_{key}")
         assert info.family == "sam" and info.input_size == 256
         assert not info.default_available and v.filename in info.pretrained
-    assert model_info("sam_vit_b").paper["params"] == "90M"
+    assert model_info("sam_vit_b").paper["params"] == 90e6
 
 
 @pytest.mark.parametrize("variant,official,encoder_m", [("vit_b", build_sam_vit_b, 89.7),

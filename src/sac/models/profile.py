@@ -35,12 +35,17 @@ def count_flops(model: nn.Module, size: int = 256) -> float:
         device, dtype = torch.device("cpu"), torch.float32
     x = torch.rand(1, 3, size, size, device=device, dtype=dtype)
     was_training = model.training
-    model.eval()
+    # FlopCounterMode's module tracker hooks every module output that requires grad; a module that returns
+    # a parameter itself (SAM's prompt encoder returns its no-mask embedding) breaks it, so freeze meanwhile.
+    grads = {p: p.requires_grad for p in model.parameters()}
+    model.eval().requires_grad_(False)
     try:
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             model(x)
     finally:
         model.train(was_training)
+        for p, g in grads.items():
+            p.requires_grad_(g)
     return counter.get_total_flops() / 1e9
 
 

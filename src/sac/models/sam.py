@@ -371,6 +371,6 @@ def _register(variant: str, paper: dict[str, Any] | None) -> None:
         return build_sam(variant, weights, **kwargs)
 
 
-_register("vit_b", {"name": "SAM", "backbone": "ViT-Base", "params": "90M", "norm_pct": 0.046, "flops_g": 34.58})
+_register("vit_b", {"name": "SAM", "backbone": "ViT-Base", "params": 90e6, "norm_pct": 0.046, "flops_g": 34.58})
 _register("vit_l", None)
 _register("vit_h", None)
