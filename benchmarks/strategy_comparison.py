@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--cache-dir", default="cache")
     ap.add_argument("--out", default="runs/strategy_comparison")
+    ap.add_argument("--redo", action="store_true", help="re-evaluate strategies already in comparison.json")
     args = ap.parse_args(argv)
 
     out = Path(args.out)
@@ -54,12 +55,18 @@ def main(argv: list[str] | None = None) -> None:
     datasets = build_datasets(load_config(None, base))
     test = samples_from(args.test)[: args.limit_test] if args.limit_test else samples_from(args.test)
     zs = samples_from(args.zeroshot)
+    previous = json.loads((out / "comparison.json").read_text()).get("rows", []) \
+        if (out / "comparison.json").is_file() else []
     rows = []
     for spec in args.strategies:
         # "norm" or "norm:lr=0.005" (a strategy with its own learning rate, as the paper tuned each one)
         strategy, _, opt = spec.partition(":")
         lr = float(opt.split("=", 1)[1]) if opt.startswith("lr=") else args.lr
         name = strategy if lr == args.lr else f"{strategy}_lr{lr:g}"
+        done = [r for r in previous if r["strategy"] == strategy and r.get("lr", args.lr) == lr]
+        if done and not args.redo:  # finished and evaluated by an earlier call: keep its row
+            rows.append({**done[0], "lr": lr})
+            continue
         cfg = load_config(None, {**base, "strategy": strategy, "optim.lr": lr, "out": str(out / name)})
         t0 = time.perf_counter()
         summary = train(cfg, resume=True, datasets=datasets, progress=sys.stderr.isatty())
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lines.append("| " + " | ".join(f"{v:,}" if isinstance(v, int) else f"{v:.4g}" if isinstance(v, float)
-                                       else str(v) for v in r.values()) + " |")
+                                       else str(v) for v in (r.get(c, "") for c in cols)) + " |")
     text = (f"Model {args.model} ({args.weights} weights), {args.epochs} epochs, batch {args.batch_size}, "
             f"lr {args.lr}, loss {args.loss}, train {args.train} (limit {args.limit_train}), "
             f"test {args.test}, zero-shot {args.zeroshot}; native-resolution protocol, threshold 0.5.\n\n"
