@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sac.engine.config import flatten_config
 from sac.errors import ConfigError
 
 __all__ = ["DEFAULT_MODEL", "PAPER_MODEL", "SAMPLERS", "SearchResult", "plan_trials", "run_search", "search_grid"]
@@ -130,28 +131,18 @@ def _run_name(combo: Combo) -> str:
 
 
 # ------------------------------------------------------------------------------------------ configs
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and k != "model_kwargs":
-            out.update(_flatten(v, prefix + k + "."))
-        else:
-            out[prefix + k] = v
-    return out
-
-
 def _base_config(base_cfg: Any) -> dict[str, Any]:
     """Dotted overrides of the base training config (a TrainConfig, a mapping, a YAML path or None)."""
     from sac.engine.config import TrainConfig, load_config
 
     if base_cfg is None:
-        return _flatten(load_config(None).to_dict())
+        return flatten_config(load_config(None).to_dict())
     if isinstance(base_cfg, TrainConfig):
-        return _flatten(base_cfg.to_dict())
+        return flatten_config(base_cfg.to_dict())
     if isinstance(base_cfg, (str, Path)):
-        return _flatten(load_config(base_cfg).to_dict())
+        return flatten_config(load_config(base_cfg).to_dict())
     if isinstance(base_cfg, dict):
-        return _flatten(load_config(None, _flatten(base_cfg)).to_dict())
+        return flatten_config(load_config(None, flatten_config(base_cfg)).to_dict())
     raise ConfigError("base_cfg", f"expected a TrainConfig, a mapping of overrides or a YAML path, "
                                   f"got {type(base_cfg).__name__}")
 

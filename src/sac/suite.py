@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from sac.engine.config import flatten_config
 from sac.errors import ConfigError, SACError
 
 __all__ = ["RunSpec", "Suite", "SuiteResult", "load_suite", "run_suite", "zero_shot_summary"]
@@ -138,16 +139,6 @@ class SuiteResult:
 
 
 # ------------------------------------------------------------------------------------------- parsing
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and k != "model_kwargs":
-            out.update(_flatten(v, prefix + str(k) + "."))
-        else:
-            out[prefix + str(k)] = v
-    return out
-
-
 def _weights(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in {"none", "null", "random", ""}):
         return None
@@ -206,7 +197,7 @@ def _parse_run(i: int, item: Any, path: Path) -> RunSpec:
         raise ConfigError(path, f"{where}.name: {name!r} is not a usable folder name")
     return RunSpec(model=item["model"], strategy=item["strategy"],
                    weights=_weights(item.get("weights", "default")), label=item.get("label"), name=name,
-                   overrides=_flatten(overrides), note=item.get("note"))
+                   overrides=flatten_config(overrides), note=item.get("note"))
 
 
 def load_suite(path: str | Path, _seen: tuple[Path, ...] = ()) -> Suite:
@@ -237,7 +228,7 @@ def load_suite(path: str | Path, _seen: tuple[Path, ...] = ()) -> Suite:
         raise ConfigError(path, "the suite has no runs (give 'runs' or 'runs_from')")
 
     first = parents[0] if parents else None
-    train = _flatten(_mapping(raw, "train", path)) if "train" in raw else (dict(first.train) if first else {})
+    train = flatten_config(_mapping(raw, "train", path)) if "train" in raw else (dict(first.train) if first else {})
     scale = dict(_mapping(raw, "scale", path)) if "scale" in raw else (dict(first.scale) if first else {})
     unknown = set(scale) - _SCALE_KEYS
     if unknown:
@@ -354,10 +345,10 @@ def _config_diff(run_dir: Path, cfg) -> list[str]:
     if not p.is_file():
         return []
     try:
-        old = _flatten(yaml.safe_load(p.read_text()) or {})
+        old = flatten_config(yaml.safe_load(p.read_text()) or {})
     except yaml.YAMLError:
         return [f"{p} is not valid YAML"]
-    new = _flatten(cfg.to_dict())
+    new = flatten_config(cfg.to_dict())
     return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new))
             if k not in _IGNORED_FOR_RESUME and old.get(k) != new.get(k)]
 
@@ -588,7 +579,7 @@ def run_suite(
         from sac.engine.config import parse_override
 
         overrides = dict(parse_override(o) for o in overrides)
-    extra = _flatten(dict(overrides or {}))
+    extra = flatten_config(dict(overrides or {}))
     if "out" in extra:
         raise ConfigError("--set", "out is set per run; use --out for the runs folder")
     scale["overrides"] = extra or None

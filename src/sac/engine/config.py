@@ -134,7 +134,7 @@ def _build(cls: type, raw: dict[str, Any], prefix: str, source: str) -> Any:
 
 
 def _validate(cfg: TrainConfig, source: str) -> None:
-    flat = _flatten(cfg.to_dict())
+    flat = flatten_config(cfg.to_dict())
     for key, allowed in _CHOICES.items():
         if flat[key] not in allowed:
             raise ConfigError(source, f"{key}: {flat[key]!r} is not one of {sorted(allowed)}")
@@ -157,13 +157,15 @@ def _validate(cfg: TrainConfig, source: str) -> None:
             raise ConfigError(source, e.problem) from None
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
+def flatten_config(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config mapping → dotted keys (``{"optim": {"lr": 1}}`` → ``{"optim.lr": 1}``);
+    ``model_kwargs`` stays one value (its keys are the builder's, not config keys)."""
+    out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict) and k != "model_kwargs":
-            out.update(_flatten(v, prefix + k + "."))
+            out.update(flatten_config(v, prefix + str(k) + "."))
         else:
-            out[prefix + k] = v
+            out[prefix + str(k)] = v
     return out
 
 
