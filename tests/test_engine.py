@@ -115,6 +115,16 @@ def test_evaluate_protocols(data_root):
         assert res["overall"]["n_images"] == 5
         for k in ("precision", "recall", "f1", "iou", "ods", "ois", "f1_tol", "cldice", "cl_iou"):
             assert 0.0 <= res["overall"][k] <= 1.0, k
+    # per-image rows, in the order of the samples, agree with the per-image means and with one-image runs
+    for inference in ("resize", "tiled"):
+        res = evaluate(model, samples, size=64, device="cpu", progress=False, fast=True, per_image=True,
+                       inference=inference)
+        rows = res["per_image"]
+        assert [(r["dataset"], r["id"]) for r in rows] == [(s.dataset, s.id) for s in samples]
+        cfd = [r["f1"] for r in rows if r["dataset"] == "CFD"]
+        assert np.mean(cfd) == pytest.approx(res["datasets"]["CFD"]["f1_mean"], abs=1e-6)
+        one = evaluate(model, samples[3:4], size=64, device="cpu", progress=False, fast=True, inference=inference)
+        assert rows[3]["f1"] == pytest.approx(one["overall"]["f1"], abs=1e-4)
 
 
 def test_predict_writes_masks_and_overlays(tmp_path):

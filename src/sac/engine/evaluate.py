@@ -33,9 +33,12 @@ def _predict_resized_batch(model: nn.Module, x: torch.Tensor, device: torch.devi
 
 def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", inference: str = "resize",
              size: int = 256, batch_size: int = 8, device: str = "auto", amp: str = "auto",
-             fast: bool = False, progress: bool = True, tta: bool = False) -> dict[str, Any]:
+             fast: bool = False, progress: bool = True, tta: bool = False,
+             per_image: bool = False) -> dict[str, Any]:
     """Evaluate ``model`` on ``samples`` (each with a mask); returns
-    ``{"protocol", "inference", "model", "datasets": {name: metrics}, "overall": metrics}``."""
+    ``{"protocol", "inference", "model", "datasets": {name: metrics}, "overall": metrics}`` and, with
+    ``per_image=True``, ``"per_image"``: one row per sample (``dataset``, ``id``, precision, recall, f1, iou at
+    threshold 0.5), in the order of ``samples``."""
     from sac.data import CrackDataset, read_mask
     from sac.engine.tiling import predict_probability
     from sac.errors import ConfigError
@@ -53,6 +56,7 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
     dev = resolve_device(device)
     model = model.to(dev).eval()
     per: dict[str, Any] = defaultdict(lambda: SegmentationMetrics(fast=fast))
+    rows: dict[int, dict[str, Any]] = {}
     if protocol == "paper" or inference == "resize":
         ds = CrackDataset(samples, size=size, augment=False, progress=progress)
         bar = tqdm(range(0, len(ds), batch_size), desc="evaluate", disable=not progress)
@@ -69,20 +73,20 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
                 else:
                     gt = read_mask(s.mask)
                     prob = cv2.resize(prob, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
-                per[s.dataset].update(prob, gt)
+                rows[it["index"]] = _row(s, per[s.dataset].update(prob, gt))
     else:
         from sac.data import read_image
 
-        for s in tqdm(samples, desc="evaluate (tiled)", disable=not progress):
+        for i, s in enumerate(tqdm(samples, desc="evaluate (tiled)", disable=not progress)):
             img = read_image(s.image)
             gt = read_mask(s.mask)
             prob = predict_probability(model, img, mode="tiled", tile=size, batch_size=batch_size,
                                        tta=tta, device=str(dev), progress=False)
-            per[s.dataset].update(prob, gt)
+            rows[i] = _row(s, per[s.dataset].update(prob, gt))
     overall = SegmentationMetrics(fast=fast)
     for acc in per.values():
         overall.merge(acc)
-    return {
+    out = {
         "protocol": protocol,
         "inference": "resize" if protocol == "paper" else inference,
         "size": size,
@@ -90,6 +94,13 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
         "datasets": {k: v.compute() for k, v in sorted(per.items())},
         "overall": overall.compute(),
     }
+    if per_image:
+        out["per_image"] = [rows[i] for i in sorted(rows)]
+    return out
+
+
+def _row(sample: Any, m: dict[str, float]) -> dict[str, Any]:
+    return {"dataset": sample.dataset, "id": sample.id, **{k: float(m[k]) for k in ("precision", "recall", "f1", "iou")}}
 
 
 def results_table(results: dict[str, Any], keys: tuple[str, ...] = HEADLINE) -> str:
