@@ -165,3 +165,24 @@ def test_cpu_and_gpu_agree():
     np.testing.assert_allclose(cpu, gpu, atol=1e-5)
     bf16 = predict_probability(Pointwise(), img, tile=64, device="cuda", progress=False)
     np.testing.assert_allclose(cpu, bf16, atol=2e-2)
+
+
+def test_channels_last_on_cpu_gives_the_same_probabilities_and_restores_the_model(monkeypatch):
+    import contextlib
+
+    import sac.engine.tiling as tiling
+    from sac.engine.tiling import fast_layout
+    from sac.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("unet_effnet_lite0", weights=None).eval()
+    img = (np.random.default_rng(0).random((200, 300, 3)) * 255).astype(np.uint8)
+    fast = predict_probability(model, img, tile=128, overlap=0.25)
+    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1))
+    assert conv.weight.is_contiguous()  # restored after the call
+    monkeypatch.setattr(tiling, "fast_layout", lambda m, d: contextlib.nullcontext(m))  # the reference
+    plain = predict_probability(model, img, tile=128, overlap=0.25)
+    monkeypatch.undo()
+    np.testing.assert_allclose(fast, plain, atol=1e-5)
+    with fast_layout(model, torch.device("cpu")):
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)

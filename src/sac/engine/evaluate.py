@@ -26,8 +26,10 @@ HEADLINE = ("precision", "recall", "f1", "iou", "ods", "ois", "f1_tol", "cldice"
 
 
 def _predict_resized_batch(model: nn.Module, x: torch.Tensor, device: torch.device, amp: str) -> np.ndarray:
-    with torch.inference_mode(), autocast(device, amp):
-        logits = model(x.to(device))
+    from sac.engine.tiling import fast_layout
+
+    with torch.inference_mode(), autocast(device, amp), fast_layout(model, device):
+        logits = model(x.to(device).contiguous(memory_format=torch.channels_last))
     return torch.sigmoid(logits.float()).cpu().numpy()[:, 0]
 
 

@@ -73,6 +73,21 @@ def _autocast(device: torch.device, amp: bool | None) -> contextlib.AbstractCont
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def fast_layout(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
+    """On the CPU, run ``model`` with channels-last weights (the tiles arrive channels-last already:
+    ``_to_batch`` permutes an N×H×W×3 array); oneDNN convolutions are about 2× faster that way. The
+    model's memory format is restored afterwards; results are equal up to float rounding."""
+    if device.type != "cpu":
+        yield model
+        return
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield model
+    finally:
+        model.to(memory_format=torch.contiguous_format)
+
+
 def _to_batch(tiles: np.ndarray, device: torch.device) -> torch.Tensor:
     """B×T×T×3 uint8 → B×3×T×T float in [0, 1] on the device (the conversion happens there)."""
     t = torch.from_numpy(tiles).to(device, non_blocking=True)
@@ -146,7 +161,7 @@ def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "til
     model.to(dev)
     model.eval()
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), fast_layout(model, dev):
             if mode == "resize":
                 return _predict_resized(model, image, tile, tta, dev, amp)
             return _predict_tiled(model, image, tile, overlap, batch_size, tta, dev, blend, progress, amp)
