@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -59,22 +58,25 @@ def make_photo(path: Path, width: int = 4000, height: int = 3000) -> Path:
     return path
 
 
+# the CLI in a child process that reports its own peak resident memory on exit
+_CHILD = ("import resource, sys\nfrom sac.cli import main\nrc = main(sys.argv[1:])\n"
+          "print(f'SAC_PEAK_RSS_KB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr)\n"
+          "sys.exit(rc)\n")
+
+
 def time_cli(photo: Path, mode: str, extra: list[str]) -> dict[str, float]:
     """Wall time and peak RSS of one ``sac predict --measure`` process."""
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "sac.cli", "predict", str(photo), "--model", "default", "--mode", mode,
+        cmd = [sys.executable, "-c", _CHILD, "predict", str(photo), "--model", "default", "--mode", mode,
                "--measure", "--out", out, "--quiet", "--json", *extra]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t0
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         if proc.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
         rows = json.loads(proc.stdout)
-    if peak <= before:  # ru_maxrss of children is a maximum over all of them: report it only when it grew
-        peak = before
-    return {"wall_s": wall, "peak_rss_mb": peak / 1024, "n_cracks": rows[0].get("crack_count"),
+        peak_kb = int(proc.stderr.rsplit("SAC_PEAK_RSS_KB=", 1)[1].split()[0])
+    return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "n_cracks": rows[0].get("crack_count"),
             "total_length_px": rows[0].get("total_length_px")}
 
 
