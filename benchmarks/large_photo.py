@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--skip-f1", action="store_true")
+    ap.add_argument("--skip-timing", action="store_true", help="keep the timing table of the last run")
     ap.add_argument("--f1-limit", type=int, default=40, help="test photos per dataset (0 = all)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
@@ -136,6 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     photo = make_photo(work / "mosaic_4000x3000.jpg")
     configs = [("tiled", ["--overlap", "0.25"]), ("tiled", ["--overlap", "0"]), ("resize", [])]
     timing = []
+    if args.skip_timing:
+        configs = []
+        old = json.loads((RESULTS / "large_photo.json").read_text())
+        timing, args.repeats = old["timing"], old.get("repeats", 1)
     for mode, extra in configs:
         runs = [time_cli(photo, mode, extra) for _ in range(args.repeats)]
         overlap = float(extra[1]) if extra else 0.0
@@ -145,7 +150,8 @@ def main(argv: list[str] | None = None) -> None:
                        "total_length_px": runs[0]["total_length_px"], **split_times(photo, mode, overlap)})
     hw = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
           "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
-    record: dict = {"photo": "4000×3000 mosaic of examples/images", "hardware": hw, "timing": timing}
+    record: dict = {"photo": "4000×3000 mosaic of examples/images", "hardware": hw, "timing": timing,
+                    "repeats": args.repeats}
     lines = [f"# Large photos\n\n`python benchmarks/large_photo.py` on {hw['cores']} cores ({hw['cpu']}, torch "
              f"{hw['torch']}), default model, 12 MP photo (4000×3000), `sac predict --measure` in a fresh process "
              f"(best of {args.repeats}; peak RSS of the process).\n",
