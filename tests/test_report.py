@@ -47,7 +47,7 @@ def _run(root: Path, name: str, model: str, strategy: str, *, label: str | None 
                                                 "completed": True, "trainable_params": trainable,
                                                 "total_params": total, "seconds_per_epoch": spe,
                                                 "train_images": 256, "val_images": 64, "device": "cpu"}))
-    (d / "metrics.csv").write_text("epoch,val_f1\n1,0.4\n")
+    (d / "metrics.csv").write_text("epoch,epoch_seconds,val_f1\n1,12.5,0.4\n")
     if test is not None:
         (d / "eval_test.json").write_text(json.dumps({"protocol": "native", "overall": _metrics(*test, n=128),
                                                       "datasets": {}, "key": {"specs": ["shared:all@test"]}}))
@@ -149,6 +149,8 @@ def test_report_tables_in_the_papers_layout(runs, tmp_path):
     # every table states its scale
     assert md.count("Scale: 3 epoch(s), 256 training / 64 validation images") >= 4
     assert "2 CPU cores" in md
+    # the suite's time is summed from the runs' own files (a suite resumes over several invocations)
+    assert "4 of 5 runs done (1 not applicable), 0.8 min of training epochs + evaluation" in md
     assert _row(md, "DeepLabv3+-ResNet101", t9)[-2:] == ["61.70 ± 9.54", "45.28 ± 10.40"]
     html = html_path.read_text()
     assert html.count("<table>") == md.count("\n### ")  # every table is an HTML table too

@@ -28,6 +28,15 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.caption{font-s
 img{max-width:100%;border:1px solid #ddd;margin:.5em 0}h2{border-bottom:1px solid #ccc;padding-bottom:.2em}"""
 
 
+def _run_seconds(run: RunData) -> float:
+    """Compute a run took, from its own files (so it survives resumed invocations): its training epochs
+    (``metrics.csv``) plus its evaluations (``eval_*.json``)."""
+    secs = sum(h.get("epoch_seconds") or 0 for h in run.history)
+    for ev in (run.eval_test, run.eval_zeroshot):
+        secs += (ev or {}).get("seconds") or 0
+    return float(secs)
+
+
 def _eval_specs(suites: dict[str, dict[str, Any]], runs: list[RunData]) -> list[tuple[str, str]]:
     """(role, spec) pairs of the test and zero-shot data the runs were evaluated on."""
     specs: list[tuple[str, str]] = []
@@ -102,8 +111,22 @@ def build_report(runs_dir: str | Path, out: str | Path | None = None, *, qualita
     def _scale(sc: dict[str, Any]) -> str:
         return ", ".join(f"{k}={v}" for k, v in (sc or {}).items() if v is not None) or "as in the file"
 
-    suite_lines = [f"- suite **{name}** ({e.get('file')}): {len(e.get('runs', {}))} runs, scale: {_scale(e.get('scale'))}, "
-                   f"wall time {e.get('wall_seconds') or 0:.0f} s, {e.get('hardware', {}).get('device')}"
+    def _compute(name: str, e: dict[str, Any]) -> str:
+        # a suite is usually run in several invocations (it resumes), so the time that means something is the
+        # sum over its runs of training + evaluation, from each run's own record
+        listed = e.get("runs") or {}
+        mine = [r for r in runs if name in (r.record.get("suites") or []) or r.name in listed]
+        secs = sum(_run_seconds(r) for r in mine)
+        done = sum(r.status == "done" for r in mine)
+        na = sum(r.status == "not_applicable" for r in mine)
+        total = len((e.get("definition") or {}).get("runs") or []) or len(listed)
+        last = e.get("wall_seconds")
+        last_s = f"{last / 60:.1f} min" if last is not None else "still running (or killed) when this was generated"
+        return (f"{done} of {total} runs done" + (f" ({na} not applicable)" if na else "")
+                + f", {secs / 60:.1f} min of training epochs + evaluation summed over them (last invocation: {last_s})")
+
+    suite_lines = [f"- suite **{name}** ({e.get('file')}): {_compute(name, e)}; scale: {_scale(e.get('scale'))}; "
+                   f"{e.get('hardware', {}).get('device')}"
                    for name, e in suites.items()]
 
     md = [f"# {title}", "", intro, ""]
