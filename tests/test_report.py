@@ -14,6 +14,7 @@ from PIL import Image
 
 from sac.errors import ConfigError
 from sac.report import build_report, collect_runs
+from sac.report.figures import _qualitative_columns, full_norm_groups
 from sac.report.tables import fmt_params
 from sac.search import run_search
 from sac.suite import zero_shot_summary
@@ -196,3 +197,25 @@ def test_report_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no run folders"):
         build_report(tmp_path / "empty")
+
+
+def test_fig6_groups_keep_pretrained_and_random_init_apart(tmp_path):
+    root = tmp_path / "runs"
+    _run(root, "dcl_full", "deepcrack_liu", "full", label="DeepCrackL", test=(0.2, 0.1))
+    _run(root, "dcl_norm", "deepcrack_liu", "norm", label="DeepCrackL", test=(0.4, 0.25))
+    _run(root, "dcl_full_rand", "deepcrack_liu", "full", label="DeepCrackL", weights=None, test=(0.6, 0.4))
+    groups = full_norm_groups(collect_runs(root))
+    got = {label: {k: (r.name if r else None) for k, r in pair.items()} for label, pair in groups}
+    assert got == {"DeepCrackL": {"full": "dcl_full", "norm": "dcl_norm"},
+                   "DeepCrackL †": {"full": "dcl_full_rand", "norm": None}}
+
+
+def test_qualitative_columns_show_every_model_before_a_second_run_of_one(tmp_path):
+    root = tmp_path / "runs"
+    f1s = {("a", "full"): 0.7, ("a", "norm"): 0.1, ("a", "decoder"): 0.65, ("b", "full"): 0.3, ("b", "norm"): 0.35,
+           ("c", "full"): 0.5}
+    for (m, s), f1 in f1s.items():
+        _run(root, f"{m}_{s}", {"a": "unet_effnet_lite0", "b": "hed", "c": "crackformer"}[m], s, test=(f1, f1 / 2))
+    runs = collect_runs(root)
+    assert [r.name for r in _qualitative_columns(runs, 4)] == ["a_full", "c_full", "b_norm", "a_decoder"]
+    assert len(_qualitative_columns(runs, 10)) == 6  # all fit: all shown

@@ -61,14 +61,18 @@ def fig4_params_vs_f1(runs: list[RunData], path: Path, scale: str) -> Path | Non
             ax.annotate(f"{r.display}: {r.strategy_label} (0 params)", (0.01, 100 * r.test("f1")),
                         xycoords=("axes fraction", "data"), fontsize=7, va="bottom", color=col[r.model])
             continue
-        ax.scatter([n], [100 * r.test("f1")], color=col[r.model], s=36, zorder=3,
-                   marker="*" if r.strategy == "norm" else "o")
-        ax.annotate(r.strategy, (n, 100 * r.test("f1")), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        # random initialisation (†): hollow marker, so it is never read as the pretrained model's point
+        ax.scatter([n], [100 * r.test("f1")], s=36, zorder=3, marker="*" if r.strategy == "norm" else "o",
+                   facecolors="none" if r.random_init else col[r.model], edgecolors=col[r.model])
+        ax.annotate(r.strategy + (" †" if r.random_init else ""), (n, 100 * r.test("f1")),
+                    textcoords="offset points", xytext=(4, 3), fontsize=7)
         plotted = True
     if plotted:
         ax.set_xscale("log")
     for m in models:
-        ax.scatter([], [], color=col[m], label=next(r.display for r in pts if r.model == m))
+        ax.scatter([], [], color=col[m], label=next(r.label for r in pts if r.model == m))
+    if any(r.random_init for r in pts):
+        ax.scatter([], [], facecolors="none", edgecolors="grey", label="hollow / †: random initialisation")
     ax.set_xlabel("trainable parameters (log scale)")
     ax.set_ylabel("test F1 (%)")
     ax.grid(alpha=0.3, which="both")
@@ -78,14 +82,26 @@ def fig4_params_vs_f1(runs: list[RunData], path: Path, scale: str) -> Path | Non
     return save_png(fig, path)
 
 
+def full_norm_groups(runs: list[RunData]) -> list[tuple[str, dict[str, RunData | None]]]:
+    """Fig. 6's bar groups: (label, {"full": run, "norm": run}) per model *and* initialisation, so that a
+    random-init full run never stands beside a pretrained norm run as if they were the same model."""
+    rs = [r for r in runs if r.strategy in {"full", "norm"}]
+    keys = list(dict.fromkeys((r.model, r.random_init) for r in rs))
+    out = []
+    for k in keys:
+        mine = [r for r in rs if (r.model, r.random_init) == k]
+        out.append((mine[0].display, {s: next((r for r in mine if r.strategy == s), None) for s in ("full", "norm")}))
+    return out
+
+
 def fig6_full_vs_norm(runs: list[RunData], path: Path, scale: str) -> Path | None:
     """Bars full vs norm per model for F1, IoU and time per epoch; ``None`` without such runs."""
-    rs = [r for r in runs if r.strategy in {"full", "norm"}]
-    models = list(dict.fromkeys(r.model for r in rs))
-    if not models or not any(r.trained for r in rs):
+    groups = full_norm_groups(runs)
+    if not groups or not any(r is not None and r.trained for _, pair in groups for r in pair.values()):
         return None
-    by = {(r.model, r.strategy): r for r in rs}
-    labels = [next(r.display for r in rs if r.model == m) for m in models]
+    models = list(range(len(groups)))
+    by = {(i, k): r for i, (_, pair) in enumerate(groups) for k, r in pair.items() if r is not None}
+    labels = [label for label, _ in groups]
     fig = _figure(max(7.0, 1.2 * len(models) + 3), 8.5)
     x = np.arange(len(models))
     w = 0.38
@@ -150,9 +166,9 @@ def fig8_zero_shot_normals(runs: list[RunData], path: Path, scale: str) -> tuple
                     " per image" if len(kinds) > 1 and r.zs_spread(metric)[2] == "images" else "")
                 if std > 1e-9:
                     pdf = np.exp(-0.5 * ((xs - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
-                    ax.plot(xs, pdf, color=col[r.model], label=label)
+                    ax.plot(xs, pdf, color=col[r.model], ls="--" if r.random_init else "-", label=label)
                 else:
-                    ax.axvline(mean, color=col[r.model], label=label)
+                    ax.axvline(mean, color=col[r.model], ls="--" if r.random_init else "-", label=label)
             ax.set_xlabel(f"zero-shot {'F1-score' if metric == 'f1' else 'IoU'} (%)")
             ax.set_ylabel("density")
             ax.set_title(f"({chr(97 + 2 * i + j)}) {strategy}: {'F1-score' if metric == 'f1' else 'IoU'}",
@@ -185,6 +201,27 @@ def _pick_samples(specs: list[tuple[str, str]], rows: int, seed: int = 0) -> lis
     return [(role, rng.choice(sorted(pool, key=lambda s: s.id))) for role, pool in chosen]
 
 
+def _qualitative_columns(runs: list[RunData], columns: int) -> list[RunData]:
+    """Which runs get a column when they do not all fit: every model (and initialisation) once, by its best
+    run on the test set, the best models first; then the remaining runs, best first. All runs, in their order,
+    when they fit."""
+    if len(runs) <= columns:
+        return runs
+
+    def f1(r: RunData) -> float:
+        v = r.test("f1")
+        return -1.0 if v is None else v
+
+    best: dict[tuple[str, bool], RunData] = {}
+    for r in runs:
+        k = (r.model, r.random_init)
+        if k not in best or f1(r) > f1(best[k]):
+            best[k] = r
+    first = sorted(best.values(), key=f1, reverse=True)
+    rest = sorted((r for r in runs if r not in first), key=f1, reverse=True)
+    return (first + rest)[:columns]
+
+
 def fig7_qualitative(runs: list[RunData], specs: list[tuple[str, str]], path: Path, *, rows: int = 6,
                      columns: int = 8, size: int = 256, device: str = "auto") -> tuple[Path | None, list[str]]:
     """The qualitative grid. ``specs``: (role, sample spec) pairs. Returns (path or None, notes)."""
@@ -196,12 +233,12 @@ def fig7_qualitative(runs: list[RunData], specs: list[tuple[str, str]], path: Pa
     from sac.errors import SACError
     from sac.tuning import load_adapter
 
-    cols = [r for r in runs if r.trained and r.adapter is not None]
-    cols.sort(key=lambda r: r.strategy != "norm")  # the paper's Fig. 7 shows the norm-tuned models
+    cols = _qualitative_columns([r for r in runs if r.trained and r.adapter is not None], columns)
     notes: list[str] = []
-    if len(cols) > columns:
-        notes.append(f"{len(cols) - columns} run(s) left out of the grid (at most {columns} columns)")
-        cols = cols[:columns]
+    n_runs = sum(r.trained and r.adapter is not None for r in runs)
+    if n_runs > len(cols):
+        notes.append(f"{len(cols)} of {n_runs} runs shown (at most {columns} columns): each model's best run by "
+                     "test F1 first (strategy in brackets), best models first")
     if not cols:
         return None, ["no trained run with an adapter"]
     try:
