@@ -111,6 +111,15 @@ Zero-shot F1 on MCS: **{zs['f1']:.3f}** (the paper's SAC reaches a zero-shot ave
 {PAPER_SAC_ZERO_SHOT_F1} over its own zero-shot sets with SAM ViT-B trained on OmniCrack30k on a GPU; the
 sets differ, so this is context, not a like-for-like comparison).
 
+## Why this model
+
+Of the models with real pretrained weights here, none beat this recipe (U-Net-EfficientNet-Lite0, `decoder`)
+on both the test splits and the zero-shot set in the scaled study
+([`reports/here/report.md`](../../../reports/here/report.md), Tables 6–9, the same 160 training images for every
+model): HED (full or decoder-only), CrackFormer and DeepCrackZ score higher on the test subset but lower on MCS, and
+untrained HED scores higher on MCS but far lower on the test subset. `sac suite configs/paper/here.yaml` and
+`sac report` rerun that comparison.
+
 ## Intended use and limits
 
 Crack masks on photos of concrete, asphalt, ceramic and masonry surfaces similar to the training sets
