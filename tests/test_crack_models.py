@@ -321,3 +321,20 @@ def test_sac_state_dict_round_trip_and_mismatch(tmp_path: Path):
     with pytest.raises(WeightsError, match="not a crackformer checkpoint") as e:
         create_model("crackformer", path)
     assert str(path) in str(e.value)
+
+
+def test_deepcrack_liu_data_init_starts_training_as_hed(hed_file: Path):
+    """Fresh BN standardises in training mode, which would hide HED's features from its own later layers;
+    data_init sets every BN to the identity on HED's activations, in eval and in training mode."""
+    hed = create_model("hed", "default").eval()
+    liu = create_model("deepcrack_liu", "default")
+    x = torch.rand(4, 3, 48, 64)
+    names = liu.data_init(x)
+    assert len(names) == 13 * 4 and all(n.startswith("encoder.") for n in names)
+    xt = torch.rand(2, 3, 40, 56)
+    with torch.no_grad():
+        torch.testing.assert_close(liu.eval()(xt), hed(xt), rtol=1e-3, atol=2e-3)  # eval: the identity
+        liu.train()
+        torch.testing.assert_close(liu(x), hed(x), rtol=1e-3, atol=5e-3)  # training mode, batch statistics
+    assert create_model("deepcrack_liu", None).data_init(x) == []  # random init: nothing to preserve
+    assert create_model("hed", "default").data_init(x) == []

@@ -14,7 +14,9 @@ from safetensors.torch import load_file
 from sac.cli import main as cli_main
 from sac.engine import evaluate, load_config, load_model, predict, train
 from sac.engine.train import build_datasets
-from sac.errors import ConfigError
+from sac.errors import ConfigError, WeightsError
+from sac.models import create_model
+from sac.models.weights import find_known_weights
 from sac.tuning import load_adapter
 
 TINY = {
@@ -92,8 +94,6 @@ def test_training_changes_only_the_strategy_params(tmp_path, tiny_data):
     cfg = load_config(None, {**TINY, "optim.epochs": 1, "out": str(tmp_path / "r")})
     train(cfg, progress=False, datasets=tiny_data)
     tuned = load_adapter(tmp_path / "r" / "adapter_best.safetensors")
-    from sac.models import create_model
-
     base = create_model("unet_effnet_lite0", weights="default")
     changed = {k for k, v in base.state_dict().items() if not torch.equal(v, tuned.state_dict()[k])}
     adapter_keys = set(load_file(str(tmp_path / "r" / "adapter_best.safetensors")))
@@ -101,6 +101,31 @@ def test_training_changes_only_the_strategy_params(tmp_path, tiny_data):
     x = torch.rand(1, 3, 64, 64)
     again = load_adapter(tmp_path / "r" / "adapter_best.safetensors")
     assert torch.allclose(tuned.eval()(x), again.eval()(x))
+
+
+def test_data_initialised_tensors_travel_in_checkpoints_and_adapters(tmp_path, tiny_data):
+    """HED-initialised DeepCrackL sets its BatchNorms from training images when training starts: with the
+    ``decoder`` strategy those BN tensors are frozen yet differ from the base, so the checkpoint (exact resume)
+    and the adapter (same predictions after loading) must carry them."""
+    try:
+        find_known_weights("hed_bsds500")
+    except WeightsError as e:
+        pytest.skip(f"HED weights not installed ({e})")
+    over = {**TINY, "model": "deepcrack_liu", "strategy": "decoder", "optim.epochs": 1}
+    a = load_config(None, {**over, "out": str(tmp_path / "a")})
+    b = load_config(None, {**over, "out": str(tmp_path / "b")})
+    train(a, progress=False, datasets=tiny_data)
+    train(b, progress=False, datasets=tiny_data, stop_after_steps=2)
+    train(b, resume=True, progress=False, datasets=tiny_data)
+    ta = load_file(str(tmp_path / "a" / "adapter_last.safetensors"))
+    tb = load_file(str(tmp_path / "b" / "adapter_last.safetensors"))
+    assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
+    bn = [k for k in ta if k.startswith("encoder.") and k.endswith(".running_var")]
+    assert len(bn) == 13  # every BN of the VGG16 encoder, although the encoder is frozen
+    tuned = load_adapter(tmp_path / "a" / "adapter_last.safetensors").eval()
+    assert set(tuned.sac_data_init) >= set(bn)  # saved again, the adapter keeps them
+    base = create_model("deepcrack_liu", "default").state_dict()
+    assert not torch.allclose(base[bn[0]], tuned.state_dict()[bn[0]])  # not the fresh BN of the base
 
 
 def test_evaluate_protocols(data_root):

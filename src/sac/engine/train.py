@@ -98,6 +98,21 @@ def build_datasets(cfg: TrainConfig):
     return train_ds, val_ds
 
 
+def _data_init(model: nn.Module, train_ds, cfg: TrainConfig, device: torch.device, n: int = 16) -> None:
+    """The model's data-dependent initialisation (``SegmentationModel.data_init``) on ``n`` seeded training
+    images. Also run on resume (same images, so the same names), where the checkpoint then restores the
+    tensors; under DDP, rank 0's values are broadcast when the model is wrapped."""
+    init = getattr(model, "data_init", None)
+    if init is None or len(train_ds) == 0:
+        return
+    _seed_step(cfg.seed, -1, 0)
+    idx = _epoch_order(len(train_ds), cfg.seed, -1)[:n]
+    x, _ = _collate([train_ds[i] for i in idx])
+    names = init(x.to(device))
+    if names:
+        model.sac_data_init = list(names)
+
+
 def build_model(cfg: TrainConfig) -> nn.Module:
     from sac.models import create_model
     from sac.tuning import apply_strategy
@@ -196,6 +211,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     seed_everything(cfg.seed)
     train_ds, val_ds = datasets if datasets is not None else build_datasets(cfg)
     model = build_model(cfg).to(device)
+    _data_init(model, train_ds, cfg, device)
     counts = count_parameters(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:

@@ -59,6 +59,13 @@ class SegmentationModel(nn.Module):
         finally:
             self.train(was_training)
 
+    def data_init(self, x: torch.Tensor) -> list[str]:
+        """Data-dependent initialisation, run by the trainer once before the first step of a fresh run
+        on a seeded batch of training images ``x`` (RGB in [0, 1]). Returns the state-dict names it set:
+        they differ from the rebuilt base model, so every adapter of the model stores them. Nothing by
+        default."""
+        return []
+
     def part(self, role: str) -> list[nn.Module]:
         """Submodules of a role (``"encoder"`` or ``"decoder"``)."""
         names = {"encoder": self.encoder_names, "decoder": self.decoder_names}[role]

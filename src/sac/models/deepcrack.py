@@ -148,6 +148,48 @@ class DeepCrackLiu(SideOutputModel):
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         return hed_preprocess(x)
 
+    @torch.no_grad()
+    def data_init(self, x: torch.Tensor) -> list[str]:
+        """HED-initialised: make every fresh BatchNorm start as the identity on HED's activations.
+
+        Fresh BN (γ=1, β=0) standardises each channel in training mode, so the pretrained layers after it
+        would see inputs on another scale than HED's and full tuning starts from a broken network (measured:
+        test F1 0.19 after 2 epochs against 0.66 from random init). Setting running mean / var to the
+        channel statistics of HED's activations on training images, γ = √(var + eps) and β = mean makes
+        BN(x) = x in eval mode and ≈ x in training mode, so training starts from HED's edge detector.
+        A random-initialised model is left as it is."""
+        if not getattr(self, "sac_hed_init", False):
+            return []
+        bns = [(n, m) for n, m in self.named_modules() if isinstance(m, nn.BatchNorm2d)]
+        stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+        def hook(name: str):
+            def fn(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
+                t = inp[0].float()
+                stats[name] = (t.mean(dim=(0, 2, 3)), t.var(dim=(0, 2, 3), unbiased=False))
+            return fn
+
+        for m in (m for _, m in bns):  # identity in eval mode before the pass: fresh statistics 0 / 1
+            m.reset_parameters()
+        handles = [m.register_forward_pre_hook(hook(n)) for n, m in bns]
+        was = self.training
+        self.eval()
+        try:
+            self(x)
+        finally:
+            for h in handles:
+                h.remove()
+            self.train(was)
+        names = []
+        for n, m in bns:
+            mean, var = stats[n]
+            m.running_mean.copy_(mean)
+            m.running_var.copy_(var)
+            m.weight.copy_(torch.sqrt(var + m.eps))
+            m.bias.copy_(mean)
+            names += [f"{n}.{k}" for k in ("weight", "bias", "running_mean", "running_var")]
+        return names
+
     def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         size = (x.shape[-2], x.shape[-1])
         sides = [upsample_to(conv(f), size) for conv, f in zip(self.sides, self.encoder(x), strict=True)]
@@ -196,13 +238,15 @@ def build_deepcrack_zou(weights: str | Path | None = None, side_head: str = "con
     "deepcrack_liu", family="deepcrack",
     description="DeepCrackL (Liu et al., Neurocomputing 2019): HED-like VGG16+BN with 5 deeply supervised "
                 "1×1 side outputs fused by a 1×1 conv; default = HED VGG16 encoder, sides and fusion",
-    pretrained=f"{_PRETRAINED}: the 13 convs, the 5 side outputs and the fusion (BatchNorm layers fresh)",
+    pretrained=f"{_PRETRAINED}: the 13 convs, the 5 side outputs and the fusion (BatchNorm layers set to the "
+               "identity on HED's activations from training images when training starts)",
     default_available=True, paper=_PAPER_L,
 )
 def build_deepcrack_liu(weights: str | Path | None = None) -> DeepCrackLiu:
     model = DeepCrackLiu()
     if weights == "default":
         _hed_encoder_init(model, with_sides=True)
+        model.sac_hed_init = True  # training starts with data_init: BN as the identity on HED's activations
     elif weights is not None:
         load_sac_state(model, Path(weights), "deepcrack_liu")
     return model

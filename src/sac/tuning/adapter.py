@@ -38,6 +38,10 @@ def adapter_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """Tensors of ``model`` the strategy changes: trainable parameters, and the running statistics
     of BatchNorm layers that update under the strategy."""
     out = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    data_init = getattr(model, "sac_data_init", None)
+    if data_init:  # set from data when training started (SegmentationModel.data_init): not in the base
+        own = model.state_dict(keep_vars=True)
+        out.update({n: own[n].detach() for n in data_init})
     if bn_stats_update(model):
         policy = strategy_info(getattr(model, "sac_strategy", "full")).frozen_bn
         for mname, m in model.named_modules():
@@ -156,5 +160,8 @@ def load_adapter(path: str | Path, weights: str | Path | None = "from-metadata",
     with torch.no_grad():
         for k, v in tensors.items():
             own[k].copy_(v.to(own[k].dtype))
+    extra = set(tensors) - set(adapter_state(model))
+    if extra:  # data-initialised tensors stay part of the adapter when it is saved again
+        model.sac_data_init = sorted(extra)
     model.sac_adapter = meta
     return model.to(map_location)
