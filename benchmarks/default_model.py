@@ -116,7 +116,7 @@ sets differ, so this is context, not a like-for-like comparison).
 Of the models with real pretrained weights here, none beat this recipe (U-Net-EfficientNet-Lite0, `decoder`)
 on both the test splits and the zero-shot set in the scaled study
 ([`reports/here/report.md`](../../../reports/here/report.md), Tables 6–9, the same 160 training images for every
-model): HED (full or decoder-only), CrackFormer and DeepCrackZ score higher on the test subset but lower on MCS, and
+model): HED (full or decoder-only), CrackFormer, DeepCrackL and DeepCrackZ (full) score higher on the test subset but lower on MCS, and
 untrained HED scores higher on MCS but far lower on the test subset. `sac suite configs/paper/here.yaml` and
 `sac report` rerun that comparison.
 
