@@ -189,6 +189,11 @@ def test_report_includes_search_results(tmp_path):
     assert [c.strip("*") for c in row[2:6]] == [f"{best3['lambda']:g}", f"{best3['lr']:g}", str(best3["batch_size"]),
                         f"{best3['val_f1']:.4f}"]
     assert row[-1] == "3 / 3" and "0.6696" in row  # the paper's best val F1 of config 3 beside ours
+    # every trial, ranked: 6 trials, rank 1 is the chosen configuration
+    first = _row(md, "1", "Search trials, ranked by validation F1")
+    assert first[1] == "3" and first[6].strip("*") == f"{res.best['val_f1']:.4f}"
+    assert len([ln for ln in md.split("Search trials", 1)[1].split("###", 1)[0].splitlines()
+                if ln.startswith("| ") and ln[2].isdigit()]) == 6
 
 
 def test_report_errors(tmp_path):
