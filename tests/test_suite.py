@@ -96,8 +96,8 @@ def test_shipped_paper_suites_load_and_resolve(tmp_path):
     zs = suites["zero_shot"]
     assert not zs.train_runs and zs.test is None and zs.zero_shot and len(zs.runs) == len(cm.runs)
     here = suites["here"]
-    assert {r.model for r in here.runs if r.weights is None} == {"segformer_b0", "unet_r50", "deepcrack_zou",
-                                                                 "deepcrack_liu", "crackformer"}
+    assert {r.model for r in here.runs if r.weights is None} == {"segformer_b0", "unet_r50", "deeplabv3_r50",
+                                                                 "deepcrack_zou", "deepcrack_liu", "crackformer"}
     vgg = {"deepcrack_zou", "deepcrack_liu", "crackformer"}  # HED-initialised and random-initialised, both
     assert {r.model for r in here.runs if r.weights == "default" and r.strategy == "full"} >= vgg
     # scale options resolve without running anything; --weights none makes every run random-init
