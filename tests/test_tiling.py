@@ -186,3 +186,5 @@ def test_channels_last_on_cpu_gives_the_same_probabilities_and_restores_the_mode
     np.testing.assert_allclose(fast, plain, atol=1e-5)
     with fast_layout(model, torch.device("cpu")):
         assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+        predict_probability(model, img, tile=128)  # nested (evaluate / predict around their loops) ...
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)  # ... leaves the outer layout

@@ -26,9 +26,7 @@ HEADLINE = ("precision", "recall", "f1", "iou", "ods", "ois", "f1_tol", "cldice"
 
 
 def _predict_resized_batch(model: nn.Module, x: torch.Tensor, device: torch.device, amp: str) -> np.ndarray:
-    from sac.engine.tiling import fast_layout
-
-    with torch.inference_mode(), autocast(device, amp), fast_layout(model, device):
+    with torch.inference_mode(), autocast(device, amp):
         logits = model(x.to(device).contiguous(memory_format=torch.channels_last))
     return torch.sigmoid(logits.float()).cpu().numpy()[:, 0]
 
@@ -42,7 +40,7 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
     ``per_image=True``, ``"per_image"``: one row per sample (``dataset``, ``id``, precision, recall, f1, iou at
     threshold 0.5), in the order of ``samples``."""
     from sac.data import CrackDataset, read_mask
-    from sac.engine.tiling import predict_probability
+    from sac.engine.tiling import fast_layout, predict_probability
     from sac.errors import ConfigError
     from sac.metrics import SegmentationMetrics
 
@@ -59,32 +57,33 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
     model = model.to(dev).eval()
     per: dict[str, Any] = defaultdict(lambda: SegmentationMetrics(fast=fast))
     rows: dict[int, dict[str, Any]] = {}
-    if protocol == "paper" or inference == "resize":
-        ds = CrackDataset(samples, size=size, augment=False, progress=progress)
-        bar = tqdm(range(0, len(ds), batch_size), desc="evaluate", disable=not progress)
-        for b in bar:
-            items = [ds[i] for i in range(b, min(len(ds), b + batch_size))]
-            x = torch.stack([it["image"] for it in items])
-            probs = _predict_resized_batch(model, x, dev, amp)
-            if tta:
-                probs = (probs + _predict_resized_batch(model, x.flip(-1), dev, amp)[:, :, ::-1]) / 2
-            for it, prob in zip(items, probs, strict=True):
-                s = samples[it["index"]]
-                if protocol == "paper":
-                    gt = it["mask"].numpy()[0] > 0.5
-                else:
-                    gt = read_mask(s.mask)
-                    prob = cv2.resize(prob, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
-                rows[it["index"]] = _row(s, per[s.dataset].update(prob, gt))
-    else:
-        from sac.data import read_image
+    with fast_layout(model, dev):  # the model's layout is converted once, not per batch
+        if protocol == "paper" or inference == "resize":
+            ds = CrackDataset(samples, size=size, augment=False, progress=progress)
+            bar = tqdm(range(0, len(ds), batch_size), desc="evaluate", disable=not progress)
+            for b in bar:
+                items = [ds[i] for i in range(b, min(len(ds), b + batch_size))]
+                x = torch.stack([it["image"] for it in items])
+                probs = _predict_resized_batch(model, x, dev, amp)
+                if tta:
+                    probs = (probs + _predict_resized_batch(model, x.flip(-1), dev, amp)[:, :, ::-1]) / 2
+                for it, prob in zip(items, probs, strict=True):
+                    s = samples[it["index"]]
+                    if protocol == "paper":
+                        gt = it["mask"].numpy()[0] > 0.5
+                    else:
+                        gt = read_mask(s.mask)
+                        prob = cv2.resize(prob, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
+                    rows[it["index"]] = _row(s, per[s.dataset].update(prob, gt))
+        else:
+            from sac.data import read_image
 
-        for i, s in enumerate(tqdm(samples, desc="evaluate (tiled)", disable=not progress)):
-            img = read_image(s.image)
-            gt = read_mask(s.mask)
-            prob = predict_probability(model, img, mode="tiled", tile=size, batch_size=batch_size,
-                                       tta=tta, device=str(dev), progress=False)
-            rows[i] = _row(s, per[s.dataset].update(prob, gt))
+            for i, s in enumerate(tqdm(samples, desc="evaluate (tiled)", disable=not progress)):
+                img = read_image(s.image)
+                gt = read_mask(s.mask)
+                prob = predict_probability(model, img, mode="tiled", tile=size, batch_size=batch_size,
+                                           tta=tta, device=str(dev), progress=False)
+                rows[i] = _row(s, per[s.dataset].update(prob, gt))
     overall = SegmentationMetrics(fast=fast)
     for acc in per.values():
         overall.merge(acc)

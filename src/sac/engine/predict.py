@@ -66,7 +66,7 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
             progress: bool = True) -> list[dict[str, Any]]:
     """Segment every photo; returns one summary row per photo (also written to ``summary.csv/.md``)."""
     from sac.data import read_image, write_image_png, write_mask_png
-    from sac.engine.tiling import predict_probability
+    from sac.engine.tiling import fast_layout, predict_probability
 
     photos = collect_images(inputs)
     out = Path(out_dir)
@@ -75,26 +75,27 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
     model = model.to(dev).eval()
     rows: list[dict[str, Any]] = []
     bar = tqdm(photos, desc="predict", disable=not progress)
-    for path in bar:
-        img = read_image(path)
-        m = choose_mode(mode, img.shape, tile)
-        prob = predict_probability(model, img, mode=m, tile=tile, overlap=overlap, batch_size=batch_size,
-                                   tta=tta, device=str(dev), progress=None if progress else False)
-        mask = prob >= threshold
-        write_mask_png(out / f"{path.stem}_mask.png", mask)
-        if save_prob:
-            write_image_png(out / f"{path.stem}_prob.png", np.repeat((prob * 255).astype(np.uint8)[..., None], 3, 2))
-        row: dict[str, Any] = {"photo": path.name, "width": img.shape[1], "height": img.shape[0], "mode": m,
-                               "crack_area_share": float(mask.mean())}
-        if measure:
-            from sac.measure import measure_mask, summary_row, write_measurement
+    with fast_layout(model, dev):  # the model's layout is converted once, not per photo
+        for path in bar:
+            img = read_image(path)
+            m = choose_mode(mode, img.shape, tile)
+            prob = predict_probability(model, img, mode=m, tile=tile, overlap=overlap, batch_size=batch_size,
+                                       tta=tta, device=str(dev), progress=None if progress else False)
+            mask = prob >= threshold
+            write_mask_png(out / f"{path.stem}_mask.png", mask)
+            if save_prob:
+                write_image_png(out / f"{path.stem}_prob.png", np.repeat((prob * 255).astype(np.uint8)[..., None], 3, 2))
+            row: dict[str, Any] = {"photo": path.name, "width": img.shape[1], "height": img.shape[0], "mode": m,
+                                   "crack_area_share": float(mask.mean())}
+            if measure:
+                from sac.measure import measure_mask, summary_row, write_measurement
 
-            meas = measure_mask(mask, mm_per_px=mm_per_px, min_area_px=min_area_px)
-            write_measurement(meas, out, path.stem, image=img, prob=prob)
-            row.update({k: v for k, v in summary_row(meas, path.stem).items() if k not in row})
-        else:
-            write_image_png(out / f"{path.stem}_overlay.png", overlay_mask(img, mask))
-        rows.append(row)
+                meas = measure_mask(mask, mm_per_px=mm_per_px, min_area_px=min_area_px)
+                write_measurement(meas, out, path.stem, image=img, prob=prob)
+                row.update({k: v for k, v in summary_row(meas, path.stem).items() if k not in row})
+            else:
+                write_image_png(out / f"{path.stem}_overlay.png", overlay_mask(img, mask))
+            rows.append(row)
     from sac.measure import write_summary
 
     write_summary(rows, out, title=f"Model: {describe_model(model)}")

@@ -77,14 +77,17 @@ def _autocast(device: torch.device, amp: bool | None) -> contextlib.AbstractCont
 def fast_layout(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
     """On the CPU, run ``model`` with channels-last weights (the tiles arrive channels-last already:
     ``_to_batch`` permutes an N×H×W×3 array); oneDNN convolutions are about 2× faster that way. The
-    model's memory format is restored afterwards; results are equal up to float rounding."""
-    if device.type != "cpu":
+    model's memory format is restored afterwards; results are equal up to float rounding. Nested uses
+    (``evaluate`` / ``predict`` around their loops, ``predict_probability`` per photo) convert once."""
+    if device.type != "cpu" or getattr(model, "_sac_channels_last", False):
         yield model
         return
     model.to(memory_format=torch.channels_last)
+    model._sac_channels_last = True
     try:
         yield model
     finally:
+        del model._sac_channels_last
         model.to(memory_format=torch.contiguous_format)
 
 
