@@ -169,7 +169,7 @@ class DeepCrackLiu(SideOutputModel):
                 stats[name] = (t.mean(dim=(0, 2, 3)), t.var(dim=(0, 2, 3), unbiased=False))
             return fn
 
-        for m in (m for _, m in bns):  # identity in eval mode before the pass: fresh statistics 0 / 1
+        for _, m in bns:  # identity in eval mode before the pass: fresh statistics 0 / 1
             m.reset_parameters()
         handles = [m.register_forward_pre_hook(hook(n)) for n, m in bns]
         was = self.training

@@ -28,15 +28,6 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}.caption{font-s
 img{max-width:100%;border:1px solid #ddd;margin:.5em 0}h2{border-bottom:1px solid #ccc;padding-bottom:.2em}"""
 
 
-def _run_seconds(run: RunData) -> float:
-    """Compute a run took, from its own files (so it survives resumed invocations): its training epochs
-    (``metrics.csv``) plus its evaluations (``eval_*.json``)."""
-    secs = sum(h.get("epoch_seconds") or 0 for h in run.history)
-    for ev in (run.eval_test, run.eval_zeroshot):
-        secs += (ev or {}).get("seconds") or 0
-    return float(secs)
-
-
 def _eval_specs(suites: dict[str, dict[str, Any]], runs: list[RunData]) -> list[tuple[str, str]]:
     """(role, spec) pairs of the test and zero-shot data the runs were evaluated on."""
     specs: list[tuple[str, str]] = []
@@ -116,7 +107,7 @@ def build_report(runs_dir: str | Path, out: str | Path | None = None, *, qualita
         # sum over its runs of training + evaluation, from each run's own record
         listed = e.get("runs") or {}
         mine = [r for r in runs if name in (r.record.get("suites") or []) or r.name in listed]
-        secs = sum(_run_seconds(r) for r in mine)
+        secs = sum(r.compute_seconds for r in mine)
         done = sum(r.status == "done" for r in mine)
         na = sum(r.status == "not_applicable" for r in mine)
         total = len((e.get("definition") or {}).get("runs") or []) or len(listed)

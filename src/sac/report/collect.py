@@ -102,6 +102,15 @@ class RunData:
         return self.summary.get("seconds_per_epoch") if self.summary else None
 
     @property
+    def compute_seconds(self) -> float:
+        """Time the run took, from its own files (so it survives resumed invocations): its training epochs
+        (``metrics.csv``) plus its evaluations (``eval_*.json``)."""
+        secs = sum(h.get("epoch_seconds") or 0 for h in self.history)
+        for ev in (self.eval_test, self.eval_zeroshot):
+            secs += (ev or {}).get("seconds") or 0
+        return float(secs)
+
+    @property
     def norm_kinds(self) -> list[str] | None:
         return self.record.get("norm_kinds")
 

@@ -99,11 +99,8 @@ def fig6_full_vs_norm(runs: list[RunData], path: Path, scale: str) -> Path | Non
     groups = full_norm_groups(runs)
     if not groups or not any(r is not None and r.trained for _, pair in groups for r in pair.values()):
         return None
-    models = list(range(len(groups)))
-    by = {(i, k): r for i, (_, pair) in enumerate(groups) for k, r in pair.items() if r is not None}
-    labels = [label for label, _ in groups]
-    fig = _figure(max(7.0, 1.2 * len(models) + 3), 8.5)
-    x = np.arange(len(models))
+    fig = _figure(max(7.0, 1.2 * len(groups) + 3), 8.5)
+    x = np.arange(len(groups))
     w = 0.38
     panels = [("(a) F1-score (%)", lambda r: None if r.test("f1") is None else 100 * r.test("f1")),
               ("(b) IoU (%)", lambda r: None if r.test("iou") is None else 100 * r.test("iou")),
@@ -111,21 +108,18 @@ def fig6_full_vs_norm(runs: list[RunData], path: Path, scale: str) -> Path | Non
     for i, (title, get) in enumerate(panels):
         ax = fig.add_subplot(3, 1, i + 1)
         for j, (strategy, color) in enumerate((("full", "#4c72b0"), ("norm", "#dd8452"))):
-            vals = []
-            for m in models:
-                r = by.get((m, strategy))
-                vals.append(get(r) if r is not None else None)
+            cell = [pair[strategy] for _, pair in groups]
+            vals = [get(r) if r is not None else None for r in cell]
             xs = x + (j - 0.5) * w
             ax.bar([a for a, v in zip(xs, vals, strict=True) if v is not None],
                    [v for v in vals if v is not None], w, color=color, label=strategy)
-            for a, v, m in zip(xs, vals, models, strict=True):
+            for a, v, r in zip(xs, vals, cell, strict=True):
                 if v is None:
-                    r = by.get((m, strategy))
                     ax.text(a, 0, "-" if r is None or r.status == "not_applicable" else "×", ha="center",
                             va="bottom", fontsize=9)
         ax.set_xticks(x)
-        ax.set_xticklabels(labels, fontsize=7, rotation=15)
-        ax.set_xlim(-0.6, len(models) - 0.4)
+        ax.set_xticklabels([label for label, _ in groups], fontsize=7, rotation=15)
+        ax.set_xlim(-0.6, len(groups) - 0.4)
         ax.set_ylim(bottom=0)
         ax.set_title(title, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
@@ -218,7 +212,8 @@ def _qualitative_columns(runs: list[RunData], columns: int) -> list[RunData]:
         if k not in best or f1(r) > f1(best[k]):
             best[k] = r
     first = sorted(best.values(), key=f1, reverse=True)
-    rest = sorted((r for r in runs if r not in first), key=f1, reverse=True)
+    chosen = {id(r) for r in first}
+    rest = sorted((r for r in runs if id(r) not in chosen), key=f1, reverse=True)
     return (first + rest)[:columns]
 
 
@@ -233,11 +228,11 @@ def fig7_qualitative(runs: list[RunData], specs: list[tuple[str, str]], path: Pa
     from sac.errors import SACError
     from sac.tuning import load_adapter
 
-    cols = _qualitative_columns([r for r in runs if r.trained and r.adapter is not None], columns)
+    eligible = [r for r in runs if r.trained and r.adapter is not None]
+    cols = _qualitative_columns(eligible, columns)
     notes: list[str] = []
-    n_runs = sum(r.trained and r.adapter is not None for r in runs)
-    if n_runs > len(cols):
-        notes.append(f"{len(cols)} of {n_runs} runs shown (at most {columns} columns): each model's best run by "
+    if len(eligible) > len(cols):
+        notes.append(f"{len(cols)} of {len(eligible)} runs shown (at most {columns} columns): each model's best run by "
                      "test F1 first (strategy in brackets), best models first")
     if not cols:
         return None, ["no trained run with an adapter"]

@@ -329,16 +329,11 @@ def search_tables(searches: list[SearchData]) -> list[Table]:
                             header=["Config.", "Loss", "λ", "Learning Rate", "Batch", "val F1", "val IoU",
                                     "paper val F1", "trials (done / planned)"],
                             rows=rows, bold=_bold_best(rows, [5]), caption=caption))
-        trials = sorted(s.trials, key=lambda t: -(t.get("val_f1") if isinstance(t.get("val_f1"), float) else -1.0))
-        trows = []
-        for rank, t in enumerate(trials, 1):
-            lam = t.get("lambda")
-            trows.append([str(rank), str(int(t["config"])), str(t["loss"]),
-                          DASH if not isinstance(lam, float) else f"{lam:g}", f"{t['lr']:g}",
-                          str(int(t["batch_size"])),
-                          DASH if not isinstance(t.get("val_f1"), float) else f"{t['val_f1']:.4f}",
-                          DASH if not isinstance(t.get("val_iou"), float) else f"{t['val_iou']:.4f}",
-                          DASH if not isinstance(t.get("seconds"), float) else f"{t['seconds']:.0f}"])
+        trials = sorted(s.trials, key=lambda t: -1.0 if t.get("val_f1") is None else t["val_f1"], reverse=True)
+        trows = [[str(rank), str(int(t["config"])), str(t["loss"]),
+                  DASH if t.get("lambda") is None else f"{t['lambda']:g}", f"{t['lr']:g}", str(int(t["batch_size"])),
+                  _num(t.get("val_f1"), 4), _num(t.get("val_iou"), 4), _num(t.get("seconds"), 0)]
+                 for rank, t in enumerate(trials, 1)]
         if trows:
             tables.append(Table(id=f"trials-{s.dir.name}", title="Search trials, ranked by validation F1",
                                 header=["rank", "config", "loss", "λ", "lr", "batch", "val F1", "val IoU",
