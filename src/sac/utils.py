@@ -31,9 +31,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the final file normal permissions
+    mode = 0o666 & ~umask  # mkstemp makes 0600; give the final file normal permissions
+    os.chmod(tmp_path, mode)
     try:
         yield tmp_path
+        os.chmod(tmp_path, mode)  # again: a writer may have replaced the file (safetensors does)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

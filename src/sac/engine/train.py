@@ -100,11 +100,14 @@ def build_datasets(cfg: TrainConfig):
 
 def _data_init(model: nn.Module, train_ds, cfg: TrainConfig, device: torch.device, n: int = 16) -> None:
     """The model's data-dependent initialisation (``SegmentationModel.data_init``) on ``n`` seeded training
-    images. Also run on resume (same images, so the same names), where the checkpoint then restores the
+    images, with the model in the strategy's training mode. Also run on resume (same images, so the same names), where the checkpoint then restores the
     tensors; under DDP, rank 0's values are broadcast when the model is wrapped."""
     init = getattr(model, "data_init", None)
     if init is None or len(train_ds) == 0:
         return
+    from sac.tuning import train_mode
+
+    train_mode(model, True)  # the model sees which BatchNorms will follow batch statistics under its strategy
     _seed_step(cfg.seed, -1, 0)
     idx = _epoch_order(len(train_ds), cfg.seed, -1)[:n]
     x, _ = _collate([train_ds[i] for i in idx])

@@ -61,12 +61,64 @@ class SegmentationModel(nn.Module):
 
     def data_init(self, x: torch.Tensor) -> list[str]:
         """Data-dependent initialisation, run by the trainer once before the first step of a fresh run
-        on a seeded batch of training images ``x`` (RGB in [0, 1]). Returns the state-dict names it set:
-        they differ from the rebuilt base model, so every adapter of the model stores them. Nothing by
-        default."""
+        on a seeded batch of training images ``x`` (RGB in [0, 1]), with the model already in its strategy's
+        training mode (``sac.tuning.train_mode``: the BatchNorms whose statistics will follow the batch are
+        the ones in training mode). Returns the state-dict names it set: they differ from the rebuilt base
+        model, so every adapter of the model stores them. Nothing by default."""
         return []
 
     def part(self, role: str) -> list[nn.Module]:
         """Submodules of a role (``"encoder"`` or ``"decoder"``)."""
         names = {"encoder": self.encoder_names, "decoder": self.decoder_names}[role]
         return [self.get_submodule(n) for n in names]
+
+
+@torch.no_grad()
+def batchnorm_input_stats(model: nn.Module, x: torch.Tensor, bns: list[tuple[str, nn.Module]]
+                          ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per-channel mean and (biased) variance of what each BatchNorm in ``bns`` receives when ``model`` runs
+    on the RGB batch ``x`` in eval mode (the model's own function). The model's modes are restored."""
+    stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def hook(name: str):
+        def fn(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
+            t = inp[0].float()
+            stats[name] = (t.mean(dim=(0, 2, 3)), t.var(dim=(0, 2, 3), unbiased=False))
+        return fn
+
+    modes = {m: m.training for m in model.modules()}
+    handles = [m.register_forward_pre_hook(hook(n)) for n, m in bns]
+    model.eval()
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, mode in modes.items():
+            m.training = mode
+    return stats
+
+
+@torch.no_grad()
+def recentre_batchnorm(model: nn.Module, x: torch.Tensor, bns: list[tuple[str, nn.Module]]) -> list[str]:
+    """Give each BatchNorm in ``bns`` the channel statistics of its input on ``x`` as running statistics and
+    change γ, β so that its eval-mode function stays exactly what it was:
+    ``γ' = γ·s'/s``, ``β' = β + γ·(μ' − μ)/s`` with ``s = √(var + eps)``. In training mode the layer then
+    normalises with batch statistics close to those running ones, so it starts close to the pretrained
+    function instead of standardising every channel. Returns the state-dict names it set."""
+    stats = batchnorm_input_stats(model, x, bns)
+    names = []
+    for n, m in bns:
+        mean, var = (t.to(m.running_mean.dtype) for t in stats[n])
+        s_old = torch.sqrt(m.running_var + m.eps)
+        s_new = torch.sqrt(var + m.eps)
+        gamma = m.weight if m.weight is not None else torch.ones_like(mean)
+        if m.bias is not None:
+            m.bias.add_(gamma * (mean - m.running_mean) / s_old)
+        if m.weight is not None:
+            m.weight.mul_(s_new / s_old)
+        m.running_mean.copy_(mean)
+        m.running_var.copy_(var)
+        names += [f"{n}.{k}" for k in ("weight", "bias", "running_mean", "running_var")
+                  if getattr(m, k, None) is not None]
+    return names

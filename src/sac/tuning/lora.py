@@ -87,7 +87,7 @@ def _targets_check(*kinds: str, last_n: int | None = None, decoder: bool = False
     def check(model: nn.Module) -> str | None:
         if not callable(getattr(model, "lora_targets", None)):
             return ("the model exposes no transformer blocks for LoRA/adapters (lora_targets); these strategies "
-                    "are for SAM (sam_vit_b/l/h)")
+                    "are for SAM (sam_vit_t/b/l/h)")
         for kind in kinds:
             try:
                 model.lora_targets(kind, last_n)
@@ -151,18 +151,23 @@ for _name, _kind, _n, _r, _label, _params, _pct in LORA_VARIANTS:
 
 # ------------------------------------------------------------------------------------- CrackSAM
 class QVLoRA(nn.Module):
-    """A fused ``qkv`` Linear (``out = 3·in``, order q | k | v) with LoRA on q and on v.
+    """A fused ``qkv`` Linear (``out = 3·in``) with LoRA on q and on v.
 
     ``qkv(x) + [B_q A_q x, 0, B_v A_v x]``: two independent rank-``r`` updates, k untouched, scaling 1.
+    ``groups`` says how the output is ordered: 1 = ``[q | k | v]`` (SAM's ViT); H = ``[q_h | k_h | v_h]`` for
+    each of H heads in turn (TinyViT), where the q and v updates are split by head the same way.
     """
 
-    def __init__(self, base_layer: nn.Linear, r: int):
+    def __init__(self, base_layer: nn.Linear, r: int, groups: int = 1):
         super().__init__()
         dim = base_layer.in_features
         if base_layer.out_features != 3 * dim:
             raise ValueError(f"not a fused qkv Linear: {base_layer.in_features}→{base_layer.out_features}")
+        if dim % groups:
+            raise ValueError(f"qkv width {dim} is not divisible into {groups} groups")
         self.base_layer = base_layer
         self.r = r
+        self.groups = groups
         kw = {"device": base_layer.weight.device, "dtype": base_layer.weight.dtype}
         self.lora_A_q = nn.Parameter(torch.empty(r, dim, **kw))
         self.lora_B_q = nn.Parameter(torch.zeros(dim, r, **kw))
@@ -175,7 +180,12 @@ class QVLoRA(nn.Module):
         out = self.base_layer(x)
         dq = F.linear(F.linear(x, self.lora_A_q), self.lora_B_q)
         dv = F.linear(F.linear(x, self.lora_A_v), self.lora_B_v)
-        return out + torch.cat([dq, torch.zeros_like(dq), dv], dim=-1)
+        if self.groups == 1:
+            return out + torch.cat([dq, torch.zeros_like(dq), dv], dim=-1)
+        lead, g = dq.shape[:-1], self.groups
+        dq, dv = dq.reshape(*lead, g, 1, -1), dv.reshape(*lead, g, 1, -1)
+        delta = torch.cat([dq, torch.zeros_like(dq), dv], dim=-2)  # per head: q | k | v
+        return out + delta.reshape(*lead, -1)
 
 
 class BottleneckAdapter(nn.Module):
@@ -233,7 +243,8 @@ def _cracksam(model: nn.Module, strategy: str, adapters: bool) -> nn.Module:
     injected: list[nn.Module] = []
     with _injection_rng(model, strategy):
         for p in qkv_paths:
-            m = QVLoRA(model.get_submodule(p), CRACKSAM_RANK)
+            groups = model.qkv_groups(p) if callable(getattr(model, "qkv_groups", None)) else 1
+            m = QVLoRA(model.get_submodule(p), CRACKSAM_RANK, groups)
             _set_submodule(model, p, m)
             injected += [m.lora_A_q, m.lora_B_q, m.lora_A_v, m.lora_B_v]
         if adapters:
