@@ -185,7 +185,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         samples = samples[: args.limit]
     res = evaluate(model, samples, protocol=args.protocol, inference=args.inference, size=args.size,
                    batch_size=args.batch_size, device=args.device, fast=args.fast, progress=not args.quiet,
-                   tta=args.tta)
+                   tta=args.tta, threshold=args.threshold)
     table = results_table(res)
     if args.out:
         out = Path(args.out)
@@ -198,6 +198,65 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         _print_json(payload)
     else:
         print(table)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ adapt
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from sac.engine import load_model
+    from sac.engine.adapt import Recipe, adapt
+
+    model = load_model(args.model, weights=args.weights)
+    recipe = Recipe(**({"steps": args.steps} if args.steps else {}))
+    log = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    res = adapt(model, args.photos, args.out, strategy=args.strategy, recipe=recipe, folds=args.folds,
+                seed=args.seed, device=args.device, progress=not args.quiet, log=log)
+    if args.json:
+        _print_json(res.to_dict())
+        return 0
+    b, a = res.before, res.after_cv
+    print(f"{res.photos} photos ({res.crack_pixels:,} crack px), strategy {res.strategy}, "
+          f"{res.trainable_params:,} trainable parameters, {res.seconds:.0f} s")
+    print(f"F1 on these photos before: {b['f1']:.3f} (threshold {b['threshold']:.2f})")
+    if a is not None:
+        print(f"F1 after, cross-validated over {res.folds} folds: {a['f1']:.3f} (threshold {res.threshold:.2f})")
+    else:
+        print("after: not measured (cross-validation needs at least 2 photos)")
+    print(f"adapter: {res.path} ({res.adapter_bytes / 1024:.0f} KB) — use it with --model {res.path}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- calibrate
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sac.data import samples_from
+    from sac.engine import calibrate_threshold, load_model
+    from sac.errors import ConfigError
+    from sac.tuning import set_adapter_threshold
+
+    src = Path(args.adapter)
+    if src.suffix != ".safetensors" or not src.is_file():
+        raise ConfigError(src, "not an adapter file (.safetensors written by sac train)")
+    model = load_model(src, weights=args.weights)
+    specs = args.data or ["shared:all@val"]
+    bad = [sp for sp in specs if sp.endswith(("@test", "@zeroshot")) or "MCS" in sp]
+    if bad:
+        raise ConfigError("--data", f"{bad[0]}: a threshold is chosen on validation data only, never on test or "
+                                    "zero-shot sets (MCS)")
+    samples = [s for spec in specs for s in samples_from(spec)]
+    res = calibrate_threshold(model, samples, size=args.size, device=args.device, progress=not args.quiet)
+    dst = Path(args.out) if args.out else src
+    if dst != src:
+        import shutil
+
+        from sac.utils import atomic_path
+
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
+    set_adapter_threshold(dst, res["threshold"], res["source"])
+    if args.json:
+        _print_json({**res, "adapter": str(dst)})
+    else:
+        print(f"threshold {res['threshold']:.2f}: {res['source']}\nstored in {dst}")
     return 0
 
 
@@ -378,10 +437,38 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int)
     e.add_argument("--tta", action="store_true")
     e.add_argument("--fast", action="store_true", help="skip tolerance/skeleton metrics")
+    e.add_argument("--threshold", type=float, default=None,
+                   help="binarisation threshold (default: the model's calibrated threshold, else 0.5)")
     e.add_argument("--out", help="write results.json and results.md here")
     e.add_argument("--json", action="store_true")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+
+    ad = sub.add_parser("adapt", help="tune a model to your own site from a few labelled photos (minutes, CPU)")
+    ad.add_argument("photos", help="a folder with images/ + masks/ (3-20 labelled photos of the site)")
+    ad.add_argument("--out", required=True, help="the adapter file to write (.safetensors)")
+    ad.add_argument("--model", default="default", help="'default', an adapter .safetensors, or a registry name")
+    ad.add_argument("--weights", help="base weights for a registry name / adapter")
+    ad.add_argument("--strategy", default="norm", help="what trains (default: norm, the paper's method)")
+    ad.add_argument("--steps", type=int, help="optimizer steps per tuning round (default: the recipe's)")
+    ad.add_argument("--folds", type=int, default=3, help="cross-validation folds for the threshold and score")
+    ad.add_argument("--seed", type=int, default=0)
+    ad.add_argument("--device", default="auto")
+    ad.add_argument("--json", action="store_true")
+    ad.add_argument("--quiet", action="store_true")
+    ad.set_defaults(func=cmd_adapt)
+
+    ca = sub.add_parser("calibrate", help="choose an adapter's threshold on validation data and store it in the file")
+    ca.add_argument("adapter", help="adapter .safetensors")
+    ca.add_argument("--data", action="append", default=None,
+                    help="validation samples (repeatable; default shared:all@val). Never test or zero-shot data")
+    ca.add_argument("--weights", help="base weights for the adapter")
+    ca.add_argument("--size", type=int, default=256)
+    ca.add_argument("--device", default="auto")
+    ca.add_argument("--out", help="write a calibrated copy here instead of updating the adapter in place")
+    ca.add_argument("--json", action="store_true")
+    ca.add_argument("--quiet", action="store_true")
+    ca.set_defaults(func=cmd_calibrate)
 
     pr = sub.add_parser("predict", help="segment photos: mask + overlay PNG per photo (and measurements)")
     pr.add_argument("inputs", nargs="+", help="photos or folders")
@@ -393,7 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--overlap", type=float, default=0.25)
     pr.add_argument("--tta", action="store_true", help="average with flipped predictions")
     pr.add_argument("--batch-size", type=int, default=8)
-    pr.add_argument("--threshold", type=float, default=0.5)
+    pr.add_argument("--threshold", type=float, default=None,
+                    help="crack where probability >= this (default: the model's calibrated threshold, else 0.5)")
     pr.add_argument("--device", default="auto")
     pr.add_argument("--measure", action="store_true", help="measure cracks (length, width, type) per photo")
     pr.add_argument("--mm-per-px", type=float)

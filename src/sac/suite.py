@@ -16,12 +16,15 @@ A suite file (``configs/paper/*.yaml``) lists runs and what they share::
       zero_shot: ["shared:MCS@zeroshot"]
       protocol: native           # native | paper
       fast: false                # skip tolerance / skeleton metrics
+      threshold: 0.5             # binarisation for P/R/F1/IoU (the paper's; a stored adapter threshold is ignored)
     runs:
       - {model: deepcrack_zou, strategy: full}
       - {model: sam_vit_b, strategy: norm, weights: default, label: SAC,
          overrides: {model_kwargs: {input_size: 256}}}
 
-Run keys: ``model``, ``strategy`` (registry names), ``weights`` (``default`` = the registered
+Run keys: ``adapter`` (instead of training: an adapter file trained elsewhere, or ``default`` for the
+bundled default model — it is copied into the run folder and evaluated like the others; ``model`` /
+``strategy`` come from its metadata), ``model``, ``strategy`` (registry names), ``weights`` (``default`` = the registered
 pretrained source, possibly a user-supplied file; ``none`` = random initialisation; or a checkpoint
 path), ``label`` (display name), ``name`` (folder name; default ``<model>__<strategy>``, plus
 ``__random_init`` without weights), ``overrides`` (TrainConfig keys for this run) and ``note``.
@@ -61,8 +64,8 @@ __all__ = ["RunSpec", "Suite", "SuiteResult", "load_suite", "run_suite", "zero_s
 SUITE_FORMAT = "sac-suite/1"
 _SUITE_KEYS = {"name", "description", "paper", "train", "scale", "evaluation", "runs", "runs_from", "train_runs",
                "notes"}
-_RUN_KEYS = {"name", "model", "strategy", "weights", "label", "overrides", "note"}
-_EVAL_KEYS = {"test", "zero_shot", "protocol", "fast", "inference"}
+_RUN_KEYS = {"name", "model", "strategy", "weights", "label", "overrides", "note", "adapter"}
+_EVAL_KEYS = {"test", "zero_shot", "protocol", "fast", "inference", "threshold"}
 _SCALE_KEYS = {"epochs", "limit_train", "limit_val", "limit_test", "limit_zeroshot", "size", "batch_size",
                "weights", "device"}
 _SCALE_TO_CONFIG = {"epochs": "optim.epochs", "limit_train": "data.limit_train", "limit_val": "data.limit_val",
@@ -82,10 +85,13 @@ class RunSpec:
     name: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
+    adapter: str | None = None  # evaluate this adapter file (trained elsewhere) instead of training
 
     def folder(self, weights: str | None) -> str:
         if self.name:
             return self.name
+        if self.adapter:
+            return f"{self.model}__{self.strategy}__{Path(self.adapter).stem}"
         return f"{self.model}__{self.strategy}" + ("__random_init" if weights is None else "")
 
 
@@ -103,6 +109,7 @@ class Suite:
     protocol: str = "native"
     fast: bool = False
     inference: str = "resize"
+    threshold: float = 0.5
     train_runs: bool = True
     description: str = ""
     paper: str = ""
@@ -181,6 +188,9 @@ def _parse_run(i: int, item: Any, path: Path) -> RunSpec:
     if unknown:
         raise ConfigError(path, f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
                                 f"allowed: {', '.join(sorted(_RUN_KEYS))}")
+    adapter = item.get("adapter")
+    if adapter is not None:
+        item = {**item, **_adapter_run(adapter, item, path, where)}
     for key in ("model", "strategy"):
         if not isinstance(item.get(key), str) or not item[key]:
             raise ConfigError(path, f"{where}: '{key}' is required (a registry name)")
@@ -197,7 +207,37 @@ def _parse_run(i: int, item: Any, path: Path) -> RunSpec:
         raise ConfigError(path, f"{where}.name: {name!r} is not a usable folder name")
     return RunSpec(model=item["model"], strategy=item["strategy"],
                    weights=_weights(item.get("weights", "default")), label=item.get("label"), name=name,
-                   overrides=flatten_config(overrides), note=item.get("note"))
+                   overrides=flatten_config(overrides), note=item.get("note"), adapter=item.get("adapter"))
+
+
+def _adapter_path(adapter: str, suite_path: Path) -> Path:
+    from sac.engine import DEFAULT_MODEL
+
+    if adapter == "default":
+        return DEFAULT_MODEL
+    p = Path(adapter)
+    return p if p.is_absolute() or p.is_file() else suite_path.parent / p
+
+
+def _adapter_run(adapter: Any, item: dict[str, Any], path: Path, where: str) -> dict[str, Any]:
+    """model / strategy / weights / training config of an ``adapter:`` run, from the file's metadata."""
+    from sac.errors import AdapterError
+    from sac.tuning import read_adapter_metadata
+
+    if not isinstance(adapter, str) or not adapter:
+        raise ConfigError(path, f"{where}.adapter: expected 'default' or an adapter file path, got {adapter!r}")
+    try:
+        meta = read_adapter_metadata(_adapter_path(adapter, path))
+    except AdapterError as e:
+        raise ConfigError(path, f"{where}.adapter: {e}") from None
+    for key in ("model", "strategy"):
+        if item.get(key) not in (None, meta[key]):
+            raise ConfigError(path, f"{where}: {key} {item[key]!r} but the adapter holds {meta[key]!r}")
+    if "overrides" in item:
+        raise ConfigError(path, f"{where}: an adapter run is evaluated, not trained: 'overrides' do not apply")
+    cfg = {k: v for k, v in (meta.get("config") or {}).items() if k not in ("out", "device", "threads")}
+    return {"model": meta["model"], "strategy": meta["strategy"], "weights": meta["base_weights"] or None,
+            "overrides": cfg}
 
 
 def load_suite(path: str | Path, _seen: tuple[Path, ...] = ()) -> Suite:
@@ -255,6 +295,9 @@ def load_suite(path: str | Path, _seen: tuple[Path, ...] = ()) -> Suite:
     fast = ev.get("fast", first.fast if first else False)
     if not isinstance(fast, bool):
         raise ConfigError(path, f"evaluation.fast: expected true/false, got {fast!r}")
+    threshold = ev.get("threshold", first.threshold if first else 0.5)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise ConfigError(path, f"evaluation.threshold: expected a number in (0, 1), got {threshold!r}")
     train_runs = raw.get("train_runs", True)
     if not isinstance(train_runs, bool):
         raise ConfigError(path, f"train_runs: expected true/false, got {train_runs!r}")
@@ -263,6 +306,7 @@ def load_suite(path: str | Path, _seen: tuple[Path, ...] = ()) -> Suite:
 
     suite = Suite(name=str(raw.get("name") or path.stem), path=str(path), runs=runs, train=train, scale=scale,
                   test=test, zero_shot=list(zs), protocol=protocol, fast=fast, inference=inference,
+                  threshold=float(threshold),
                   train_runs=train_runs, description=str(raw.get("description") or ""),
                   paper=str(raw.get("paper") or ""), notes=[str(n) for n in notes])
     _check_runs(suite, path, dict(scale))
@@ -297,6 +341,12 @@ def _run_config(suite: Suite, run: RunSpec, scale: dict[str, Any], out: Path, ex
 
     ov: dict[str, Any] = {**suite.train, "model": run.model, "strategy": run.strategy, "weights": run.weights,
                           **run.overrides}
+    if run.adapter:  # trained elsewhere: its own configuration, whatever the suite's scale
+        ov = {**run.overrides, "model": run.model, "strategy": run.strategy, "weights": run.weights}
+        if scale.get("device") is not None:
+            ov["device"] = scale["device"]
+        ov["out"] = str(out / run.folder(run.weights))
+        return load_config(None, ov)
     for k, ck in _SCALE_TO_CONFIG.items():
         if scale.get(k) is not None:
             ov[ck] = scale[k]
@@ -419,7 +469,7 @@ def _evaluate_run(run_dir: Path, cfg, suite: Suite, test_samples: list | None, z
     adapter = run_dir / "adapter_best.safetensors"
     sha = sha256_file(adapter)
     kw = {"protocol": suite.protocol, "inference": suite.inference, "size": cfg.data.size, "device": cfg.device,
-          "fast": fast, "progress": progress}
+          "fast": fast, "progress": progress, "threshold": suite.threshold}
     jobs = []
     if test_samples is not None:
         jobs.append(("eval_test.json", [suite.test], limits.get("limit_test"), test_samples))
@@ -430,6 +480,8 @@ def _evaluate_run(run_dir: Path, cfg, suite: Suite, test_samples: list | None, z
     for fname, specs, limit, samples in jobs:
         key = {"specs": specs, "limit": limit, "seed": EVAL_SEED, "protocol": suite.protocol,
                "inference": suite.inference, "size": cfg.data.size, "fast": fast, "adapter_sha256": sha}
+        if suite.threshold != 0.5:  # (keys of results evaluated at 0.5 before thresholds existed stay valid)
+            key["threshold"] = suite.threshold
         old = _read_json(run_dir / fname)
         if old is not None and old.get("key") == key:
             continue
@@ -470,6 +522,36 @@ def _write_untrained(cfg, run_dir: Path) -> dict[str, Any]:
     return summary
 
 
+def _import_adapter(run: RunSpec, cfg, run_dir: Path, suite: Suite) -> dict[str, Any]:
+    """An ``adapter:`` run: copy the file into the run folder (as its best adapter) and write a summary from
+    its metadata, so that it evaluates and reports like a run trained here."""
+    import shutil
+
+    from sac.engine import resolve_device
+    from sac.engine.config import dump_config
+    from sac.tuning import count_parameters, load_adapter, read_adapter_metadata
+    from sac.utils import atomic_path, atomic_write_json, atomic_write_text, sha256_file
+
+    src = _adapter_path(run.adapter, Path(suite.path))
+    dst = run_dir / "adapter_best.safetensors"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not dst.is_file() or sha256_file(dst) != sha256_file(src):
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
+    atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+    meta = read_adapter_metadata(dst)
+    counts = count_parameters(load_adapter(dst))
+    m = meta.get("metrics") or {}
+    summary = {"model": cfg.model, "strategy": cfg.strategy, "weights": cfg.weights,
+               "total_params": counts["total"], "trainable_params": counts["trainable"], "norm_params": counts["norm"],
+               "epochs_done": m.get("epoch"), "global_step": None, "best_val_f1": m.get("val_f1"),
+               "best_epoch": m.get("epoch"), "seconds_per_epoch": None, "train_images": None, "val_images": None,
+               "device": str(resolve_device(cfg.device)), "world_size": 1, "completed": True, "trained": False,
+               "imported_from": str(src), "history": []}
+    atomic_write_json(run_dir / "summary.json", summary)
+    return summary
+
+
 def _check_strategy(cfg, cache: dict[str, Any]) -> tuple[str | None, list[str]]:
     """(reason the strategy does not apply or None, norm kinds of the model), from a random-init build."""
     from sac.models import create_model
@@ -493,7 +575,8 @@ def _record(run: RunSpec, cfg, suite: Suite) -> dict[str, Any]:
     return {"name": Path(cfg.out).name, "label": label, "model": run.model, "strategy": run.strategy,
             "strategy_label": (sinfo.paper or {}).get("label") or run.strategy, "weights": cfg.weights,
             "random_init": cfg.weights is None, "pretrained": info.pretrained if cfg.weights is not None else None,
-            "paper": info.paper, "note": run.note, "suite": suite.name, "status": "pending", "reason": None}
+            "paper": info.paper, "note": run.note, "suite": suite.name, "status": "pending", "reason": None,
+            "imported": bool(run.adapter)}
 
 
 def _write_suite_json(out: Path, suite: Suite, entry: dict[str, Any]) -> None:
@@ -638,6 +721,8 @@ def run_suite(
                     rec["norm_kinds"] = kinds
                     if reason:
                         rec.update(status="not_applicable", reason=reason)
+                    elif run.adapter:
+                        summary = _import_adapter(run, cfg, run_dir, suite)
                     elif cfg.strategy == "none":
                         summary = _write_untrained(cfg, run_dir)
                     elif not suite.train_runs:

@@ -61,11 +61,26 @@ def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: An
                                f"(see `sac models`)")
 
 
+DEFAULT_THRESHOLD = 0.5
+
+
+def model_threshold(model: nn.Module, threshold: float | None = None) -> float:
+    """The probability threshold to binarise ``model``'s output at: ``threshold`` if given, else the one stored
+    in its adapter (chosen on validation data, ``sac calibrate``), else 0.5."""
+    if threshold is not None:
+        t = float(threshold)
+        if not 0.0 <= t <= 1.0:
+            raise ConfigError("threshold", f"must be in [0, 1], got {threshold!r}")
+        return t
+    return float(getattr(model, "sac_threshold", DEFAULT_THRESHOLD))
+
+
 def describe_model(model: nn.Module) -> str:
     name = getattr(model, "sac_name", type(model).__name__)
     strategy = getattr(model, "sac_strategy", "?")
     base = getattr(model, "sac_base", {}).get("weights")
     src = "random init" if base is None else f"weights={base}"
     if getattr(model, "sac_adapter", None):
-        return f"{name} [{strategy}] adapter on {src}"
+        t = getattr(model, "sac_threshold", None)
+        return f"{name} [{strategy}] adapter on {src}" + (f", threshold {t:.2f}" if t is not None else "")
     return f"{name} [{strategy}] {src}" + (" — UNTRAINED for cracks" if strategy == "none" else "")

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sac.engine.common import autocast, describe_model, resolve_device
+from sac.engine.common import autocast, describe_model, model_threshold, resolve_device
 
 HEADLINE = ("precision", "recall", "f1", "iou", "ods", "ois", "f1_tol", "cldice", "cl_iou")
 
@@ -34,11 +34,15 @@ def _predict_resized_batch(model: nn.Module, x: torch.Tensor, device: torch.devi
 def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", inference: str = "resize",
              size: int = 256, batch_size: int = 8, device: str = "auto", amp: str = "auto",
              fast: bool = False, progress: bool = True, tta: bool = False,
-             per_image: bool = False) -> dict[str, Any]:
+             per_image: bool = False, threshold: float | None = None) -> dict[str, Any]:
     """Evaluate ``model`` on ``samples`` (each with a mask); returns
-    ``{"protocol", "inference", "model", "datasets": {name: metrics}, "overall": metrics}`` and, with
-    ``per_image=True``, ``"per_image"``: one row per sample (``dataset``, ``id``, precision, recall, f1, iou at
-    threshold 0.5), in the order of ``samples``."""
+    ``{"protocol", "inference", "threshold", "model", "datasets": {name: metrics}, "overall": metrics}`` and,
+    with ``per_image=True``, ``"per_image"``: one row per sample (``dataset``, ``id``, precision, recall, f1,
+    iou), in the order of ``samples``.
+
+    ``threshold`` binarises for P/R/F1/IoU (and the tolerance / skeleton metrics); ``None`` = the model's own
+    (:func:`~sac.engine.common.model_threshold`: its adapter's calibrated threshold, else 0.5). ODS / OIS
+    scan every threshold whatever it is."""
     from sac.data import CrackDataset, read_mask
     from sac.engine.tiling import fast_layout, predict_probability
     from sac.errors import ConfigError
@@ -54,8 +58,9 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
     if missing:
         raise ConfigError("data", f"{len(missing)} samples have no mask (e.g. {missing[0].image})")
     dev = resolve_device(device)
+    thr = model_threshold(model, threshold)
     model = model.to(dev).eval()
-    per: dict[str, Any] = defaultdict(lambda: SegmentationMetrics(fast=fast))
+    per: dict[str, Any] = defaultdict(lambda: SegmentationMetrics(threshold=thr, fast=fast))
     rows: dict[int, dict[str, Any]] = {}
     with fast_layout(model, dev):  # the model's layout is converted once, not per batch
         if protocol == "paper" or inference == "resize":
@@ -84,13 +89,14 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
                 prob = predict_probability(model, img, mode="tiled", tile=size, batch_size=batch_size,
                                            tta=tta, device=str(dev), progress=False)
                 rows[i] = _row(s, per[s.dataset].update(prob, gt))
-    overall = SegmentationMetrics(fast=fast)
+    overall = SegmentationMetrics(threshold=thr, fast=fast)
     for acc in per.values():
         overall.merge(acc)
     out = {
         "protocol": protocol,
         "inference": "resize" if protocol == "paper" else inference,
         "size": size,
+        "threshold": thr,
         "model": describe_model(model),
         "datasets": {k: v.compute() for k, v in sorted(per.items())},
         "overall": overall.compute(),
@@ -123,5 +129,6 @@ def results_table(results: dict[str, Any], keys: tuple[str, ...] = HEADLINE) -> 
             + (" (metrics at each mask's original resolution, "
                f"inference: {results['inference']} at {results['size']} px)" if results["protocol"] == "native"
                else f" (photos and masks resized to {results['size']}×{results['size']}, as in the paper)")
-            + f". Model: {results['model']}. Threshold 0.5 for P/R/F1/IoU.\n")
+            + f". Model: {results['model']}. Threshold {results.get('threshold', 0.5):g} for P/R/F1/IoU"
+            + " (ODS/OIS: the best threshold per dataset / per image).\n")
     return "\n".join(lines) + "\n" + note

@@ -15,7 +15,7 @@ import numpy as np
 from torch import nn
 from tqdm.auto import tqdm
 
-from sac.engine.common import describe_model, resolve_device
+from sac.engine.common import describe_model, model_threshold, resolve_device
 from sac.errors import DataError
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -61,10 +61,12 @@ def choose_mode(mode: str, shape: tuple[int, ...], tile: int) -> str:
 
 def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, mode: str = "auto",
             tile: int = 256, overlap: float = 0.25, tta: bool = False, batch_size: int = 8,
-            threshold: float = 0.5, device: str = "auto", measure: bool = False,
+            threshold: float | None = None, device: str = "auto", measure: bool = False,
             mm_per_px: float | None = None, min_area_px: int = 20, save_prob: bool = False,
             progress: bool = True) -> list[dict[str, Any]]:
-    """Segment every photo; returns one summary row per photo (also written to ``summary.csv/.md``)."""
+    """Segment every photo; returns one summary row per photo (also written to ``summary.csv/.md``).
+    ``threshold``: crack where probability ≥ it; ``None`` = the model's own (its adapter's calibrated
+    threshold, else 0.5)."""
     from sac.data import read_image, write_image_png, write_mask_png
     from sac.engine.tiling import fast_layout, predict_probability
 
@@ -72,6 +74,7 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
+    threshold = model_threshold(model, threshold)
     model = model.to(dev).eval()
     rows: list[dict[str, Any]] = []
     bar = tqdm(photos, desc="predict", disable=not progress)

@@ -96,7 +96,9 @@ def _values(xs: Iterable[Any]) -> str:
 def scale_statement(runs: list[RunData], suites: dict[str, dict[str, Any]], zero_shot: bool = False) -> list[str]:
     """One line stating the scale the numbers of ``runs`` come from, one on hardware, then notes."""
     trained = [r for r in runs if r.trained]
-    tuned = [r for r in trained if (r.summary or {}).get("trained", True)]  # not the "none" (untrained) runs
+    imported = [r for r in trained if (r.summary or {}).get("imported_from")]  # adapter runs: trained elsewhere
+    # not the "none" (untrained) runs, nor the imported ones (their summary says trained: false too)
+    tuned = [r for r in trained if (r.summary or {}).get("trained", True)]
     epochs = [((r.config or {}).get("optim") or {}).get("epochs") for r in tuned]
     n_train = [(r.summary or {}).get("train_images") for r in tuned]
     n_val = [(r.summary or {}).get("val_images") for r in tuned]
@@ -105,10 +107,18 @@ def scale_statement(runs: list[RunData], suites: dict[str, dict[str, Any]], zero
     if tuned:
         parts = [f"Scale: {_values(epochs)} epoch(s), {_values(n_train)} training / {_values(n_val)} validation "
                  f"images ({_values(train_specs)}) at {_values(sizes)} px"]
-    else:
+    elif len(imported) < len(trained):
         parts = [f"Scale: no training (the models as they are), inference at {_values(sizes)} px"]
-    if tuned and len(tuned) < len(trained):
+    else:
+        parts = [f"Scale: inference at {_values(sizes)} px"]
+    if tuned and len(tuned) + len(imported) < len(trained):
         parts[0] += " ('none' runs: not trained)"
+    for r in imported:
+        c = r.config or {}
+        parts.append(f"{r.label} [{r.strategy}]: an adapter trained elsewhere and evaluated here "
+                     f"({(c.get('optim') or {}).get('epochs')} epochs on {(c.get('data') or {}).get('train')} "
+                     f"at {(c.get('data') or {}).get('size')} px, batch {(c.get('optim') or {}).get('batch_size')}, "
+                     f"lr {(c.get('optim') or {}).get('lr')})")
     ev = [r.eval_zeroshot if zero_shot else r.eval_test for r in trained]
     ev = [e for e in ev if e]
     if ev:

@@ -12,6 +12,10 @@ Metadata (all strings in the safetensors header):
     frozen_sha256     sha256 over every tensor the adapter does *not* hold — loading recomputes it on
                       the rebuilt base, so a different base (other checkpoint, other seed) is an error
     config, metrics   JSON of the training configuration and final metrics
+    threshold         optional: the probability threshold the model is meant to be used at (chosen on
+                      validation data, e.g. by ``sac calibrate``); ``evaluate`` / ``predict`` use it unless
+                      given another. Absent: 0.5.
+    threshold_source  optional: how it was chosen (data, rule, score)
 """
 
 from __future__ import annotations
@@ -66,9 +70,11 @@ def frozen_fingerprint(model: nn.Module, exclude: set[str]) -> str:
 
 
 def save_adapter(model: nn.Module, path: str | Path, *, config: dict | None = None,
-                 metrics: dict | None = None, dtype: torch.dtype | None = None) -> Path:
+                 metrics: dict | None = None, dtype: torch.dtype | None = None,
+                 threshold: float | None = None, threshold_source: str | None = None) -> Path:
     """Write the adapter of a tuned model (atomically). ``dtype`` optionally casts floating tensors
-    (e.g. ``torch.float16`` for a full-model adapter)."""
+    (e.g. ``torch.float16`` for a full-model adapter); ``threshold`` stores the probability threshold the
+    model should be used at (see the module docstring)."""
     if not hasattr(model, "sac_name") or not hasattr(model, "sac_strategy"):
         raise ValueError("save_adapter needs a model from create_model + apply_strategy")
     state = adapter_state(model)
@@ -91,10 +97,44 @@ def save_adapter(model: nn.Module, path: str | Path, *, config: dict | None = No
         "config": json.dumps(config or {}, default=str),
         "metrics": json.dumps(metrics or {}, default=float),
     }
+    if threshold is not None:
+        meta["threshold"] = repr(_check_threshold(threshold, path))
+        meta["threshold_source"] = threshold_source or ""
     path = Path(path)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
     return path
+
+
+def _check_threshold(value: Any, where: str | Path) -> float:
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        raise AdapterError(where, f"threshold {value!r} is not a number") from None
+    if not 0.0 < t < 1.0:
+        raise AdapterError(where, f"threshold {t} is outside (0, 1)")
+    return t
+
+
+def set_adapter_threshold(path: str | Path, threshold: float | None, source: str = "") -> Path:
+    """Rewrite an adapter file with ``threshold`` in its metadata (``None`` removes it); tensors unchanged."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    read_adapter_metadata(path)  # a SAC adapter, or an AdapterError naming the file
+    raw = {k: v for k, v in _raw_metadata(path).items() if k not in ("threshold", "threshold_source")}
+    if threshold is not None:
+        raw["threshold"] = repr(_check_threshold(threshold, path))
+        raw["threshold_source"] = source
+    tensors = load_file(str(path))
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=raw)
+    return path
+
+
+def _raw_metadata(path: Path) -> dict[str, str]:
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})
 
 
 def read_adapter_metadata(path: str | Path) -> dict[str, Any]:
@@ -112,6 +152,7 @@ def read_adapter_metadata(path: str | Path) -> dict[str, Any]:
     for k in ("config", "metrics", "model_kwargs"):
         out[k] = json.loads(meta.get(k) or "{}")
     out["init_seed"] = int(meta.get("init_seed") or 0)
+    out["threshold"] = _check_threshold(meta["threshold"], path) if meta.get("threshold") else None
     return out
 
 
@@ -163,5 +204,7 @@ def load_adapter(path: str | Path, weights: str | Path | None = "from-metadata",
     extra = set(tensors) - set(adapter_state(model))
     if extra:  # data-initialised tensors stay part of the adapter when it is saved again
         model.sac_data_init = sorted(extra)
-    model.sac_adapter = meta
+    model.sac_adapter = {**meta, "path": str(path)}
+    if meta["threshold"] is not None:
+        model.sac_threshold = meta["threshold"]
     return model.to(map_location)
