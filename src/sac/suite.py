@@ -63,7 +63,7 @@ __all__ = ["RunSpec", "Suite", "SuiteResult", "load_suite", "run_suite", "zero_s
 
 SUITE_FORMAT = "sac-suite/1"
 _SUITE_KEYS = {"name", "description", "paper", "train", "scale", "evaluation", "runs", "runs_from", "train_runs",
-               "notes"}
+               "notes", "few_shot"}
 _RUN_KEYS = {"name", "model", "strategy", "weights", "label", "overrides", "note", "adapter"}
 _EVAL_KEYS = {"test", "zero_shot", "protocol", "fast", "inference", "threshold"}
 _SCALE_KEYS = {"epochs", "limit_train", "limit_val", "limit_test", "limit_zeroshot", "size", "batch_size",
@@ -114,6 +114,7 @@ class Suite:
     description: str = ""
     paper: str = ""
     notes: list[str] = field(default_factory=list)
+    few_shot: Any = None  # sac.fewshot.FewShot: the few-shot experiment on the runs (base models)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -310,6 +311,11 @@ def load_suite(path: str | Path, _seen: tuple[Path, ...] = ()) -> Suite:
                   train_runs=train_runs, description=str(raw.get("description") or ""),
                   paper=str(raw.get("paper") or ""), notes=[str(n) for n in notes])
     _check_runs(suite, path, dict(scale))
+    if raw.get("few_shot") is not None:
+        from sac.fewshot import parse_few_shot
+
+        names = {r.folder(_weights(r.weights) if r.weights is not None else None) for r in suite.runs}
+        suite.few_shot = parse_few_shot(raw["few_shot"], path, names)
     return suite
 
 
@@ -763,6 +769,11 @@ def run_suite(
             records.append(rec)
             entry["runs"][rec["name"]] = rec["status"]
             _write_suite_json(out, suite, entry)
+        if suite.few_shot is not None and not models and not strategies:
+            from sac.fewshot import run_few_shot
+
+            entry["few_shot_results"] = run_few_shot(suite.few_shot, Path(suite.path), out,
+                                                     device=scale.get("device") or "auto", progress=progress)
     finally:
         entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         entry["wall_seconds"] = time.perf_counter() - t_start

@@ -116,13 +116,22 @@ def load_photos(folder: str | Path, progress: bool = False) -> list[Photo]:
             if len(report.problems) > 1 else ""
         raise DataError(where, problem + more)
     photos = [Photo(s.id, read_image(s.image), read_mask(s.mask)) for s in folder_samples(folder)]
-    px = sum(int(p.mask.sum()) for p in photos)
-    with_cracks = sum(1 for p in photos if p.mask.any())
-    if px < MIN_CRACK_PIXELS or with_cracks == 0:
-        raise DataError(folder, f"only {px} crack pixels in {with_cracks} of {len(photos)} photos: too few to learn "
-                                f"from (at least {MIN_CRACK_PIXELS} are needed). Label the cracks of a few more "
-                                "photos (masks: 255 = crack)")
+    check_enough_crack(photos, folder)
     return photos
+
+
+def enough_crack(photos: list[Photo]) -> bool:
+    return sum(int(p.mask.sum()) for p in photos) >= MIN_CRACK_PIXELS and any(p.mask.any() for p in photos)
+
+
+def check_enough_crack(photos: list[Photo], where: str | Path) -> None:
+    """A DataError when the photos hold too little crack to learn from (:data:`MIN_CRACK_PIXELS`)."""
+    if not enough_crack(photos):
+        px = sum(int(p.mask.sum()) for p in photos)
+        with_cracks = sum(1 for p in photos if p.mask.any())
+        raise DataError(where, f"only {px} crack pixels in {with_cracks} of {len(photos)} photos: too few to learn "
+                               f"from (at least {MIN_CRACK_PIXELS} are needed). Label the cracks of a few more "
+                               "photos (masks: 255 = crack)")
 
 
 class _Views:
@@ -351,14 +360,24 @@ def adapt(base: nn.Module, folder: str | Path, out: str | Path | None, *, strate
           progress: bool = True, log: Callable[[str], None] | None = None) -> AdaptResult:
     """Adapt ``base`` to the labelled photos in ``folder`` and write the adapter to ``out`` (``None``: only
     measure). See the module docstring for the steps."""
+    (recipe or Recipe()).lr_for(strategy)  # unknown strategy: fail before reading anything
+    return adapt_photos(base, load_photos(folder, progress=False), out, strategy=strategy, recipe=recipe,
+                        folds=folds, seed=seed, device=device, progress=progress, log=log, folder=str(folder))
+
+
+def adapt_photos(base: nn.Module, photos: list[Photo], out: str | Path | None, *, strategy: str = "norm",
+                 recipe: Recipe | None = None, folds: int = CV_FOLDS, seed: int = 0, device: str = "auto",
+                 progress: bool = True, log: Callable[[str], None] | None = None,
+                 folder: str = "") -> AdaptResult:
+    """:func:`adapt` on photos already loaded (``folds=0``: no cross-validation, the starting model's threshold)."""
     from sac.tuning import count_parameters, save_adapter
 
     recipe = recipe or Recipe()
-    recipe.lr_for(strategy)  # unknown strategy: fail before any work
+    recipe.lr_for(strategy)
+    check_enough_crack(photos, folder or "photos")
     say = log or (lambda m: None)
     t0 = time.perf_counter()
     dev = resolve_device(device)
-    photos = load_photos(folder, progress=False)
     masks = [p.mask for p in photos]
     px = int(sum(int(m.sum()) for m in masks))
     base = base.to(dev).eval()
@@ -366,9 +385,11 @@ def adapt(base: nn.Module, folder: str | Path, out: str | Path | None, *, strate
     say(f"{len(photos)} photos, {px:,} crack pixels; starting model: {describe_model(base)}")
     before = score_at(predict_photos(base, photos, dev, recipe), masks, t_base)
 
-    n_folds = min(folds, len(photos)) if len(photos) >= 2 else 0
+    n_folds = min(folds, len(photos)) if len(photos) >= 2 and folds >= 2 else 0
     rounds = n_folds + 1
-    after_cv, threshold, source = None, t_base, "the starting model's threshold (fewer than 2 photos: no CV)"
+    after_cv, threshold = None, t_base
+    source = ("the starting model's threshold (" + ("fewer than 2 photos" if len(photos) < 2 else "no cross-validation")
+              + ")")
     bar = tqdm(total=rounds * recipe.steps, desc="adapt", disable=not progress, unit="step")
 
     def step(_s: int, loss: float) -> None:
@@ -401,7 +422,7 @@ def adapt(base: nn.Module, folder: str | Path, out: str | Path | None, *, strate
             raise ConfigError(path, "the adapter file must end in .safetensors")
         old_cfg = (getattr(base, "sac_adapter", None) or {}).get("config") or {}
         config = {**old_cfg, "adapt": {"strategy": strategy, "recipe": asdict(recipe), "photos": [p.name for p in photos],
-                                       "folder": str(folder), "seed": seed, "started_from": describe_model(base)}}
+                                       "folder": folder, "seed": seed, "started_from": describe_model(base)}}
         metrics = {"site_before": before, "site_after_cv": after_cv, "site_photos": len(photos),
                    "site_crack_pixels": px, "adapt_seconds": seconds}
         save_adapter(final.cpu(), path, config=config, metrics=metrics, threshold=threshold,

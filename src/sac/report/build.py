@@ -8,11 +8,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sac.fewshot import collect_few_shot
 from sac.report.collect import RunData, collect_runs, collect_searches, read_suites
-from sac.report.figures import fig4_params_vs_f1, fig6_full_vs_norm, fig7_qualitative, fig8_zero_shot_normals
+from sac.report.figures import (
+    fig4_params_vs_f1,
+    fig6_full_vs_norm,
+    fig7_qualitative,
+    fig8_zero_shot_normals,
+    fig_few_shot,
+)
 from sac.report.tables import (
     Table,
     ablation_tables,
+    few_shot_tables,
     models_table,
     scale_statement,
     search_tables,
@@ -75,6 +83,9 @@ def build_report(runs_dir: str | Path, out: str | Path | None = None, *, qualita
         sections.append(("Test set (Tables 6 and 7)", test_tables(runs, suites)))
         sections.append(("Zero-shot (Tables 8 and 9)", zero_shot_tables(runs, suites)))
         sections.append(("Models", [models_table(runs)]))
+    few = collect_few_shot(runs_dir)
+    if few:
+        sections.append(("Few-shot adaptation (sac adapt)", few_shot_tables(few)))
     sections = [(t, ts) for t, ts in sections if ts]
 
     figures: list[tuple[str, Path | None, str]] = []
@@ -94,6 +105,10 @@ def build_report(runs_dir: str | Path, out: str | Path | None = None, *, qualita
                                         rows=qualitative_rows, columns=qualitative_columns, device=device)
             figures.append(("Fig. 7 — qualitative comparison", p,
                             "; ".join(notes) if p else "not drawn: " + "; ".join(notes)))
+
+    if few:
+        p = fig_few_shot(few, out / "fig_few_shot.png")
+        figures.append(("Few-shot — F1 against labelled photos k", p, "" if p else "not drawn: no results"))
 
     title = "Segment Any Crack — experiment report"
     stamp = time.strftime("%Y-%m-%d %H:%M")

@@ -16,7 +16,8 @@ import numpy as np
 
 from sac.report.collect import RunData
 
-__all__ = ["fig4_params_vs_f1", "fig6_full_vs_norm", "fig7_qualitative", "fig8_zero_shot_normals", "save_png"]
+__all__ = ["fig4_params_vs_f1", "fig6_full_vs_norm", "fig7_qualitative", "fig8_zero_shot_normals", "fig_few_shot",
+           "save_png"]
 
 
 def _figure(w: float, h: float):
@@ -282,3 +283,38 @@ def fig7_qualitative(runs: list[RunData], specs: list[tuple[str, str]], path: Pa
     fig.suptitle("Fig. 7 layout — qualitative comparison (photos resized to 256×256, threshold 0.5)", fontsize=8)
     fig.tight_layout()
     return save_png(fig, path), notes
+
+
+def fig_few_shot(rows: list[dict], path: Path) -> Path | None:
+    """Test F1 against k labelled photos, one panel per target, one line per strategy (mean ± std over the
+    draws as error bars; k = 0 is the base model). ``None`` without few-shot results."""
+    from sac.fewshot import summarise
+
+    data = summarise(rows, "main")
+    if not data:
+        return None
+    targets = sorted({r["target"] for r in data})
+    strategies = sorted({r["strategy"] for r in data})
+    col = _colors(strategies)
+    fig = _figure(3.6 * len(targets), 3.4)
+    for i, tgt in enumerate(targets):
+        ax = fig.add_subplot(1, len(targets), i + 1)
+        for s in strategies:
+            pts = sorted((r for r in data if r["target"] == tgt and r["strategy"] == s), key=lambda r: r["k"])
+            if not pts:
+                continue
+            ks = np.array([r["k"] for r in pts], float)
+            ax.errorbar(ks, [100 * r["f1_mean"] for r in pts], yerr=[100 * r["f1_std"] for r in pts], label=s,
+                        color=col[s], marker="o", ms=3, capsize=2, lw=1.2)
+        ax.set_xscale("symlog", linthresh=1)
+        ks_all = sorted({r["k"] for r in data})
+        ax.set_xticks(ks_all)
+        ax.set_xticklabels([str(k) for k in ks_all])
+        ax.set_title(tgt, fontsize=10)
+        ax.set_xlabel("labelled photos k")
+        if i == 0:
+            ax.set_ylabel("test F1 (%)")
+        ax.grid(alpha=0.3)
+    fig.axes[-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Few-shot adaptation: F1 against k (mean ± std over draws)", fontsize=10)
+    return save_png(fig, path)

@@ -7,10 +7,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from sac.report.collect import RunData, SearchData
 
-__all__ = ["Table", "ablation_tables", "fmt_params", "models_table", "scale_statement", "search_tables",
-           "test_tables", "zero_shot_tables"]
+__all__ = ["Table", "ablation_tables", "few_shot_tables", "fmt_params", "models_table", "scale_statement",
+           "search_tables", "test_tables", "zero_shot_tables"]
 
 DASH = "-"
 PAPER_SCALE = ("Paper: OmniCrack30k (22,158 train / 13,277 val / 4,582 test images) at 256×256, zero-shot on "
@@ -351,3 +353,60 @@ def search_tables(searches: list[SearchData]) -> list[Table]:
                                 caption=[f"Every finished trial of {s.dir} (trials.csv); the chosen configuration "
                                          "is rank 1."]))
     return tables
+
+
+def few_shot_tables(rows: list[dict[str, Any]]) -> list[Table]:
+    """The few-shot experiment (``sac.fewshot``): per target, F1 (mean ± std over draws) against k for each
+    strategy, then the cost of each strategy (trainable parameters, seconds per adaptation, adapter KB); and the
+    recipe search on the targets' validation photos, if it ran."""
+    from sac.fewshot import summarise
+
+    out: list[Table] = []
+    main = summarise(rows, "main")
+    if main:
+        ks = sorted({r["k"] for r in main})
+        for tgt in sorted({r["target"] for r in main}):
+            mine = [r for r in main if r["target"] == tgt]
+            strategies = sorted({r["strategy"] for r in mine})
+            table_rows, cells = [], {}
+            for s in strategies:
+                row = [s]
+                for k in ks:
+                    r = next((x for x in mine if x["strategy"] == s and x["k"] == k), None)
+                    row.append(DASH if r is None else f"{100 * r['f1_mean']:.1f} ± {100 * r['f1_std']:.1f}")
+                    if r is not None:
+                        cells[(len(table_rows), 1 + ks.index(k))] = r["f1_mean"]
+                table_rows.append(row)
+            bold = set()
+            for c in range(1, 1 + len(ks)):
+                col = {rc: v for rc, v in cells.items() if rc[1] == c}
+                if col and len(strategies) > 1 and ks[c - 1] > 0:
+                    bold.add(max(col, key=col.get))
+            n_eval = next((r["eval_images"] for r in rows if r["target"] == tgt), "?")
+            out.append(Table(f"fewshot-{tgt}", f"Few-shot — {tgt}: test F1 (%) against k labelled photos",
+                             ["strategy", *[f"k = {k}" for k in ks]], table_rows,
+                             [f"mean ± std over the seeded draws of k photos from {tgt}'s pool; test: {n_eval} "
+                              f"{tgt} photos, native resolution, the base's threshold. k = 0: the base model (trained "
+                              "without this domain) as it is."], bold))
+        cost_rows = []
+        for s in sorted({r["strategy"] for r in main}):
+            mine = [r for r in main if r["strategy"] == s and r["k"] > 0]
+            if not mine:
+                continue
+            cost_rows.append([s, f"{max(r['trainable_params'] for r in mine):,}",
+                              f"{np.mean([r['seconds_mean'] for r in mine]):.0f}",
+                              f"{np.mean([r['adapter_kb'] for r in mine if r['adapter_kb']]):.0f}"])
+        recipe = next((r["recipe"] for r in rows if r.get("grid", "main") == "main"), {})
+        out.append(Table("fewshot-cost", "Few-shot — cost per adaptation", ["strategy", "trainable", "seconds",
+                                                                           "adapter KB"], cost_rows,
+                         [f"recipe: {recipe.get('steps')} steps at batch {recipe.get('batch_size')}, "
+                          f"{recipe.get('size')} px; seconds include the before-score prediction of the k photos; "
+                          "2 CPU cores."]))
+    search = summarise(rows, "recipes")
+    if search:
+        table_rows = [[r["target"], r["strategy"], str(r["k"]), f"{100 * r['f1_mean']:.1f} ± {100 * r['f1_std']:.1f}",
+                       f"{r['seconds_mean']:.0f}"] for r in sorted(search, key=lambda r: (r["target"], r["strategy"]))]
+        out.append(Table("fewshot-recipes", "Few-shot — recipe search on the targets' validation photos",
+                         ["target", "strategy (variant)", "k", "val F1 (%)", "seconds"], table_rows,
+                         ["chosen on validation photos of each target, never its test photos"]))
+    return out
