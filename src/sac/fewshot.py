@@ -11,8 +11,9 @@ and evaluates it on the target's test photos::
       draws: 3                         # seeded draws of the k photos from the target's pool
       strategies: [norm, decoder, full, lora_qkv_last4_r16]
       recipe: {steps: 60}              # sac.engine.adapt.Recipe fields (default: the shipped recipe)
-      recipes:                         # optional recipe search: k, strategies and recipe variants,
+      recipes:                         # optional recipe search: k, draws, strategies and recipe variants,
         k: 5                           #   scored on the target's *validation* photos (never its test)
+        draws: 2
         strategies: [norm, decoder]
         variants: [{steps: 30}, {steps: 60}, {steps: 120, lr_scale: 0.5}]
       targets:
@@ -102,8 +103,9 @@ def parse_few_shot(raw: Any, path: Path, run_names: set[str]) -> FewShot:
             raise ConfigError(path, f"few_shot.strategies: {e.problem}") from None
     recipes = raw.get("recipes")
     if recipes is not None:
-        if not isinstance(recipes, dict) or not isinstance(recipes.get("variants"), list):
-            raise ConfigError(path, "few_shot.recipes: expected {k, strategies, variants: [...]}")
+        if not isinstance(recipes, dict) or not isinstance(recipes.get("variants"), list) \
+                or set(recipes) - {"k", "draws", "strategies", "variants"}:
+            raise ConfigError(path, "few_shot.recipes: expected {k, draws, strategies, variants: [...]}")
         for i, v in enumerate(recipes["variants"]):
             _check_recipe({kk: vv for kk, vv in v.items() if kk != "lr_scale"}, path, f"few_shot.recipes.variants[{i}]")
     targets = []
@@ -196,14 +198,14 @@ def run_few_shot(fs: FewShot, suite_path: Path, out: Path, *, device: str = "aut
         base = load_adapter(base_path)
         test = _samples(t.test, suite_path)
         pool = _load(_samples(t.pool, suite_path))
-        grids: list[tuple[str, list[int], list[str], list[dict[str, Any]], list]] = []
+        grids: list[tuple[str, list[int], list[str], list[dict[str, Any]], list, int]] = []
         if fs.recipes and t.val is not None:
             val = _samples(t.val, suite_path)
             variants = [dict(v) for v in fs.recipes["variants"]]
             grids.append(("recipes", [int(fs.recipes.get("k", 5))], list(fs.recipes.get("strategies", fs.strategies)),
-                          variants, val))
-        grids.append(("main", fs.k, fs.strategies, [dict(fs.recipe)], test))
-        for grid, ks, strategies, variants, eval_samples in grids:
+                          variants, val, int(fs.recipes.get("draws", fs.draws))))
+        grids.append(("main", fs.k, fs.strategies, [dict(fs.recipe)], test, fs.draws))
+        for grid, ks, strategies, variants, eval_samples, n_draws in grids:
             for variant in variants:
                 scale = float(variant.pop("lr_scale", 1.0))
                 recipe = Recipe(**{**fs.recipe, **variant})
@@ -211,7 +213,7 @@ def run_few_shot(fs: FewShot, suite_path: Path, out: Path, *, device: str = "aut
                     recipe = dataclasses.replace(recipe, lr={k: v * scale for k, v in recipe.lr.items()})
                 tag = "" if grid == "main" else "__" + _variant_tag(variant, scale)
                 for k in ks:
-                    for d in range(fs.draws if k > 0 else 1):
+                    for d in range(n_draws if k > 0 else 1):
                         picked = draw_photos(pool, k, f"{t.name}|{k}|{d}") if k > 0 else []
                         for s in strategies if k > 0 else ["base"]:
                             p = _result_path(out, t.name, grid, s + tag, k, d)

@@ -22,6 +22,7 @@ from sac.report.tables import (
     ablation_tables,
     few_shot_tables,
     models_table,
+    overview_table,
     scale_statement,
     search_tables,
     test_tables,
@@ -78,7 +79,11 @@ def build_report(runs_dir: str | Path, out: str | Path | None = None, *, qualita
     sections: list[tuple[str, list[Table]]] = []
     if searches:
         sections.append(("Hyperparameter search (Tables 2 and 4)", search_tables(searches)))
+    ov = None
     if runs:
+        ov = overview_table(runs, suites)
+        if ov is not None:
+            sections.append(("Overview", [ov]))
         sections.append(("Fine-tuning strategies (Table 5)", ablation_tables(runs, suites)))
         sections.append(("Test set (Tables 6 and 7)", test_tables(runs, suites)))
         sections.append(("Zero-shot (Tables 8 and 9)", zero_shot_tables(runs, suites)))
@@ -145,6 +150,8 @@ def build_report(runs_dir: str | Path, out: str | Path | None = None, *, qualita
         md.append(f"**{cap}**" + (f" — {note}" if note else ""))
         md += ["", f"![{cap}]({p.name})", ""] if p else [""]
     atomic_write_text(out / "report.md", "\n".join(md) + "\n")
+    if runs and ov is not None:  # the one-table summary, for pages that quote it
+        atomic_write_text(out / "overview.md", ov.markdown())
 
     h = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
          f"<style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>"]

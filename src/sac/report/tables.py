@@ -11,8 +11,8 @@ import numpy as np
 
 from sac.report.collect import RunData, SearchData
 
-__all__ = ["Table", "ablation_tables", "few_shot_tables", "fmt_params", "models_table", "scale_statement",
-           "search_tables", "test_tables", "zero_shot_tables"]
+__all__ = ["Table", "ablation_tables", "few_shot_tables", "fmt_params", "models_table", "overview_table",
+           "scale_statement", "search_tables", "test_tables", "zero_shot_tables"]
 
 DASH = "-"
 PAPER_SCALE = ("Paper: OmniCrack30k (22,158 train / 13,277 val / 4,582 test images) at 256×256, zero-shot on "
@@ -410,3 +410,42 @@ def few_shot_tables(rows: list[dict[str, Any]]) -> list[Table]:
                          ["target", "strategy (variant)", "k", "val F1 (%)", "seconds"], table_rows,
                          ["chosen on validation photos of each target, never its test photos"]))
     return out
+
+
+def overview_table(runs: list[RunData], suites: dict[str, dict[str, Any]]) -> Table | None:
+    """Every finished run in one table: what trained (parameters, adapter size, time) and how it scores —
+    pooled test F1, its mean ± std over the test sets, test ODS, and the zero-shot F1 / ODS (per set when there
+    is one zero-shot set, else the mean over sets). Sorted by test F1; the best of each score column in bold."""
+    done = [r for r in runs if r.trained and (r.eval_test or r.eval_zeroshot)]
+    if not done:
+        return None
+    zs_names = sorted({n for r in done for n in r.zs_sets})
+    zs_label = zs_names[0] if len(zs_names) == 1 else "zero-shot"
+    header = ["Run", "Strategy", "px", "Trainable", "Adapter KB", "s/epoch", "Test F1 (%)", "Test F1 per set (%)",
+              "Test ODS (%)", f"{zs_label} F1 (%)", f"{zs_label} ODS (%)"]
+    rows, nums = [], []
+    for r in sorted(done, key=lambda r: -(r.test("f1") or -1)):
+        sets = ((r.eval_test or {}).get("datasets") or {}) if r.trained else {}
+        f1s = np.array([m["f1"] for m in sets.values()]) if sets else None
+        if len(zs_names) == 1:
+            z = r.zs_sets.get(zs_names[0], {})
+            zf1, zods = z.get("f1"), z.get("ods")
+        else:
+            spread = r.zs_spread("f1")
+            zf1 = spread[0] if spread else None
+            zods = None
+        kb = r.adapter.stat().st_size / 1024 if r.adapter else None
+        rows.append([r.display, r.strategy, _values([r.size]), fmt_params(r.trainable_params),
+                     "-" if kb is None else f"{kb:,.0f}", _num(r.seconds_per_epoch, 0), _pct(r.test("f1")),
+                     "-" if f1s is None else f"{100 * f1s.mean():.1f} ± {100 * f1s.std():.1f}", _pct(r.test("ods")),
+                     _pct(zf1), _pct(zods)])
+        nums.append([r.test("f1"), None if f1s is None else f1s.mean(), r.test("ods"), zf1, zods])
+    bold = set()
+    for j, c in enumerate((6, 7, 8, 9, 10)):
+        col = [(i, v[j]) for i, v in enumerate(nums) if v[j] is not None]
+        if col:
+            bold.add((max(col, key=lambda t: t[1])[0], c))
+    caption = scale_statement(done, suites)[:2] + [
+        "Test F1: pooled over every test photo; per set: mean ± std over the test sets (population std); ODS: the "
+        "best threshold for the whole set; adapter KB: the file a user loads on top of the base weights."]
+    return Table("overview", "All runs at a glance", header, rows, caption, bold)
