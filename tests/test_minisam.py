@@ -389,3 +389,44 @@ def test_build_at_1024_like_the_official_layout():
     assert "image_encoder.layers.3.blocks.1.attn.attention_biases" in keys
     assert not any(k.startswith("image_encoder.head") for k in keys)
     assert isinstance(ours.sam.image_encoder, TinyViT)
+
+
+def _padded_windowed_attention(blk, x):
+    """The released model's computation: zero-pad the grid to whole windows, attend in every window (the
+    padded tokens as keys too), crop."""
+    b, h, w, c = x.shape
+    ws = blk.window
+    pb, pr = (-h) % ws, (-w) % ws
+    xp = F.pad(x, (0, 0, 0, pr, 0, pb))
+    hp, wp = h + pb, w + pr
+    nh, nw = hp // ws, wp // ws
+    t = xp.view(b, nh, ws, nw, ws, c).transpose(2, 3).reshape(b * nh * nw, ws * ws, c)
+    a, n = blk.attn, ws * ws
+    q, k, v = a.qkv(a.norm(t)).view(-1, n, a.num_heads, 3 * a.head_dim).permute(0, 2, 1, 3).split(a.head_dim, -1)
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=a.bias())
+    t = a.proj(y.transpose(1, 2).reshape(-1, n, c)).view(b, nh, nw, ws, ws, c).transpose(2, 3).reshape(b, hp, wp, c)
+    return t[:, :h, :w]
+
+
+@pytest.mark.parametrize("window,dim,heads,grid", [(14, 160, 5, (16, 16)), (7, 320, 10, (16, 16)),
+                                                    (7, 128, 4, (5, 9)), (14, 160, 5, (28, 42)), (7, 64, 2, (14, 14))])
+def test_edge_windows_without_padding_equal_the_padded_computation(window, dim, heads, grid):
+    """Edge windows run on their real tokens plus one joint key for the padded ones: the same outputs and
+    gradients (input, LayerNorm, qkv, attention biases) as the released model's zero padding."""
+    from sac.models.tinyvit import TinyViTBlock
+
+    torch.manual_seed(0)
+    blk = TinyViTBlock(dim, heads, window, 4.0, 3).double()  # float64: only the algebra may differ
+    with torch.no_grad():  # a LayerNorm β ≠ 0 makes the padded tokens' key / value non-trivial
+        blk.attn.attention_biases.normal_()
+        blk.attn.norm.bias.normal_()
+    x = torch.randn(2, *grid, dim, dtype=torch.float64, requires_grad=True)
+    grads = []
+    for fn in (blk._windowed_attention, lambda t: _padded_windowed_attention(blk, t)):
+        x.grad = None
+        blk.zero_grad()
+        y = fn(x)
+        (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
+        grads.append((y.detach(), x.grad.clone(), *[p.grad.clone() for p in blk.attn.parameters()]))
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)

@@ -43,6 +43,7 @@ import contextlib
 import math
 import zlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -213,8 +214,8 @@ class SequentialAdapter(nn.Module):
         self.base = base
         self.adapter = adapter
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.base(x)
+    def forward(self, x: torch.Tensor, *args: Any) -> torch.Tensor:  # args: the sub-layer's own (TinyViT: extent)
+        y = self.base(x, *args)
         return y + self.adapter(y)
 
 
