@@ -32,9 +32,9 @@ import yaml
 from sac.data import samples_from
 from sac.engine import calibrate_threshold, evaluate, load_config, results_table, train
 from sac.engine.config import flatten_config
+from sac.files import atomic_write_json, atomic_write_text
 from sac.models import model_info
 from sac.tuning import load_adapter, read_adapter_metadata, save_adapter, set_adapter_threshold
-from sac.utils import atomic_write_json, atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "src" / "sac" / "assets" / "default.safetensors"

@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         a, b = f1["resize"]["overall"], f1["tiled"]["overall"]
         lines.append(f"| **all (pooled)** | {a['n_images']} | {a['f1']:.3f} | {b['f1']:.3f} | {a['iou']:.3f} | {b['iou']:.3f} |")
         lines.append(f"\nSeconds: resized {f1['resize']['seconds']:.0f}, tiled {f1['tiled']['seconds']:.0f}.")
-    from sac.utils import atomic_write_json, atomic_write_text
+    from sac.files import atomic_write_json, atomic_write_text
 
     atomic_write_json(RESULTS / "large_photo.json", record)
     atomic_write_text(RESULTS / "large_photo.md", "\n".join(lines) + "\n")

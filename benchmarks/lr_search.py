@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from sac.utils import atomic_write_json, atomic_write_text
+from sac.files import atomic_write_json, atomic_write_text
 
 
 def collect(runs_dir: Path) -> list[dict[str, Any]]:

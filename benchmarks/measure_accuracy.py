@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
+from sac.files import atomic_write_json, atomic_write_text
 from sac.measure import measure_mask
 from sac.measure.synthetic import make_crack
-from sac.utils import atomic_write_json, atomic_write_text
 
 WIDTHS = (1, 2, 3, 5, 8, 12, 16, 20)
 CASES = [("straight", a) for a in (0, 15, 30, 45, 60, 75, 90)] + [

@@ -21,8 +21,8 @@ from pathlib import Path
 from sac.data import samples_from
 from sac.engine import evaluate, load_config, train
 from sac.engine.train import build_datasets
+from sac.files import atomic_write_json, atomic_write_text
 from sac.tuning import load_adapter
-from sac.utils import atomic_write_json, atomic_write_text
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sac.utils import data_root as _data_root
+from sac.files import data_root as _data_root
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from sac.cli import main
 from sac.data import folder_samples
 from sac.engine import evaluate, load_model
-from sac.engine.common import DEFAULT_MODEL
+from sac.engine.loading import DEFAULT_ADAPTER
 from sac.tuning import read_adapter_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,11 +17,11 @@ EXAMPLES = ROOT / "examples"
 
 
 def test_default_model_ships_small_with_its_card():
-    assert DEFAULT_MODEL.is_file(), "src/sac/assets/default.safetensors is missing (python benchmarks/default_model.py)"
-    assert DEFAULT_MODEL.stat().st_size < 8 * 2**20
-    meta = read_adapter_metadata(DEFAULT_MODEL)
+    assert DEFAULT_ADAPTER.is_file(), "src/sac/assets/default.safetensors is missing (python benchmarks/default_model.py)"
+    assert DEFAULT_ADAPTER.stat().st_size < 8 * 2**20
+    meta = read_adapter_metadata(DEFAULT_ADAPTER)
     assert meta["model"] == "unet_effnet_lite0" and meta["strategy"] == "decoder"
-    card = (DEFAULT_MODEL.parent / "MODEL_CARD.md").read_text()
+    card = (DEFAULT_ADAPTER.parent / "MODEL_CARD.md").read_text()
     assert "benchmarks/default_model.py" in card and "MCS" in card
 
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from sac.errors import ConfigError
-from sac.fewshot import collect_few_shot, draw_photos, summarise
 from sac.report import build_report
-from sac.suite import load_suite, run_suite
+from sac.study.fewshot import collect_few_shot, draw_photos, summarise
+from sac.study.suite import load_suite, run_suite
 
 SUITE = {
     "name": "fs",

@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from sac.errors import WeightsError
-from sac.models import create_model, minisam, model_info
+from sac.models import count_parameters, create_model, minisam, model_info
 from sac.models.sam import build_sam
 from sac.models.tinyvit import Attention, TinyViT, attention_bias_index
-from sac.tuning import apply_strategy, count_parameters, load_adapter, save_adapter, train_mode
+from sac.tuning import apply_strategy, load_adapter, save_adapter, train_mode
 from sac.tuning.lora import QVLoRA
 
 HOW = "miniSAM weights not installed: run `make install` (or `sac weights install minisam`)"

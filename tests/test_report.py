@@ -16,8 +16,8 @@ from sac.errors import ConfigError
 from sac.report import build_report, collect_runs
 from sac.report.figures import _qualitative_columns, full_norm_groups
 from sac.report.tables import fmt_params
-from sac.search import run_search
-from sac.suite import zero_shot_summary
+from sac.study.search import run_search
+from sac.study.suite import zero_shot_summary
 
 # The paper's Table 8 per-set numbers of two models (F1, IoU in %) on Road420 / Facade390 / Concrete3k.
 TABLE8 = {"DeepCrackZ": [(56.73, 39.6), (64.47, 47.62), (68.85, 52.5)],

@@ -20,11 +20,11 @@ from segment_anything.modeling.common import LayerNorm2d
 from torch import nn
 
 from sac.errors import ConfigError, StrategyError, WeightsError
-from sac.models import SegmentationModel, create_model, list_models, model_info
+from sac.files import sha256_file
+from sac.models import SegmentationModel, count_parameters, create_model, list_models, model_info
 from sac.models.sam import VARIANTS, SamSegmenter, adapt_checkpoint
 from sac.tuning import (
     apply_strategy,
-    count_parameters,
     load_adapter,
     save_adapter,
     strategy_applies,
@@ -32,7 +32,6 @@ from sac.tuning import (
     train_mode,
 )
 from sac.tuning.lora import LORA_VARIANTS
-from sac.utils import sha256_file
 
 LORA = {name: (kind, n, r) for name, kind, n, r, *_ in LORA_VARIANTS}
 LORA_EXACT = {"lora_mlp2_last1_r8": 30_720, "lora_mlp2_last1_r16": 61_440, "lora_qkv_last2_r8": 49_152,
@@ -407,7 +406,7 @@ def test_bad_checkpoints(tmp_path, official_ckpt, base):
 
 
 def test_default_weights_are_user_supplied(tmp_path, monkeypatch, official_ckpt):
-    from sac.utils import weights_dirs
+    from sac.files import weights_dirs
 
     monkeypatch.setenv("SAC_WEIGHTS", str(tmp_path))
     if any((d / "sam_vit_b_01ec64.pth").is_file() for d in weights_dirs()):

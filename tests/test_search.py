@@ -11,7 +11,7 @@ import pytest
 
 from sac.errors import ConfigError
 from sac.losses import PAPER_CONFIGS
-from sac.search import plan_trials, run_search, search_grid
+from sac.study.search import plan_trials, run_search, search_grid
 
 
 def _fake(calls: list, fail_at: int | None = None):

@@ -9,11 +9,10 @@ import torchvision
 from safetensors.torch import save_file
 
 from sac.errors import WeightsError
-from sac.models import SegmentationModel, create_model, model_info
+from sac.models import SegmentationModel, count_parameters, create_model, model_info, norm_kinds
 from sac.models import smp_models as sm
 from sac.models.profile import count_flops, model_summary
 from sac.models.weights import KNOWN_WEIGHTS, find_known_weights
-from sac.tuning import count_parameters, norm_kinds
 
 NBT = "num_batches_tracked"
 

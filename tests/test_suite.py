@@ -12,7 +12,7 @@ from PIL import Image
 
 from sac.cli import main
 from sac.errors import ConfigError
-from sac.suite import load_suite, run_suite
+from sac.study.suite import load_suite, run_suite
 
 PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper"
 

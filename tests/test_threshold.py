@@ -15,7 +15,7 @@ from sac.data import samples_from
 from sac.engine import calibrate_threshold, evaluate, load_model, model_threshold, predict
 from sac.errors import AdapterError, ConfigError
 from sac.models import create_model
-from sac.suite import load_suite, run_suite
+from sac.study.suite import load_suite, run_suite
 from sac.tuning import (
     apply_strategy,
     load_adapter,
@@ -118,7 +118,7 @@ def test_adapter_runs_in_a_suite(tmp_path, data_root):
 
 
 def test_default_model_loads_with_its_threshold():
-    from sac.engine import DEFAULT_MODEL
+    from sac.engine import DEFAULT_ADAPTER
 
-    meta = read_adapter_metadata(DEFAULT_MODEL)
+    meta = read_adapter_metadata(DEFAULT_ADAPTER)
     assert model_threshold(load_model("default")) == (meta["threshold"] or 0.5)

@@ -15,15 +15,15 @@ from sac.errors import SACError
 
 
 def _print_json(obj: Any) -> None:
-    from sac.utils import _json_default
+    from sac.files import json_default
 
-    print(json.dumps(obj, indent=2, default=_json_default))
+    print(json.dumps(obj, indent=2, default=json_default))
 
 
 # ----------------------------------------------------------------------------------------------- models
 def cmd_models(args: argparse.Namespace) -> int:
-    from sac.models import create_model, list_models, model_info
-    from sac.tuning import apply_strategy, count_parameters, list_strategies, norm_kinds, strategy_applies
+    from sac.models import count_parameters, create_model, list_models, model_info, norm_kinds
+    from sac.tuning import apply_strategy, list_strategies, strategy_applies
 
     if args.paper:
         return _paper_table(args)
@@ -175,7 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from sac.data import samples_from
     from sac.engine import evaluate, load_model, results_table
-    from sac.utils import atomic_write_json, atomic_write_text
+    from sac.files import atomic_write_json, atomic_write_text
 
     model = load_model(args.model, weights=args.weights)
     samples = []
@@ -248,7 +248,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if dst != src:
         import shutil
 
-        from sac.utils import atomic_path
+        from sac.files import atomic_path
 
         with atomic_path(dst) as tmp:
             shutil.copyfile(src, tmp)
@@ -321,7 +321,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------- study commands
 def cmd_search(args: argparse.Namespace) -> int:
     from sac.engine import load_config
-    from sac.search import run_search
+    from sac.study.search import run_search
 
     overrides = {k: v for k, v in (("data.train", args.train), ("data.val", args.val)) if v is not None}
     base_cfg = load_config(args.config, overrides) if (args.config or overrides) else None
@@ -338,7 +338,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_suite(args: argparse.Namespace) -> int:
-    from sac.suite import run_suite
+    from sac.study.suite import run_suite
 
     result = run_suite(args.suite, out=args.out, epochs=args.epochs, limit_train=args.limit_train,
                        limit_val=args.limit_val, limit_test=args.limit_test, limit_zeroshot=args.limit_zeroshot,

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from sac.data.io import IMAGE_EXTENSIONS, is_image_file, read_image, read_mask
 from sac.data.transforms import MASK_RESIZE_METHODS, build_augmentation, resize_image, resize_mask
 from sac.errors import ConfigError, DataError
-from sac.utils import atomic_path, data_root
+from sac.files import atomic_path, data_root
 
 __all__ = [
     "SHARED_SPLITS",
@@ -220,7 +220,7 @@ def shared_samples(
     split: str = "train",
     root: str | Path | None = None,
 ) -> list[Sample]:
-    """Samples of the shared crack collection (``$SAC_DATA``, see ``sac.utils.data_root``).
+    """Samples of the shared crack collection (``$SAC_DATA``, see ``sac.files.data_root``).
 
     Arguments:
         datasets: names (case-insensitive) like ``["CFD", "DeepCrack"]`` or ``"CFD,DeepCrack"``;
@@ -519,7 +519,7 @@ class CrackDataset(Dataset):
     Items are ``{"image": float32 3×S×S in [0, 1], "mask": float32 1×S×S in {0, 1}, "index": int}``.
 
     Augmentation is reproducible: each item draws its augmentation seed from torch's global
-    generator, so it follows ``torch.manual_seed`` / ``sac.utils.seed_everything`` in the main
+    generator, so it follows ``torch.manual_seed`` / ``sac.engine.runtime.seed_everything`` in the main
     process and the per-worker seeds a ``DataLoader`` sets (different per worker and per epoch).
 
     Raises:

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sac.errors import ConfigError, DataError
-from sac.utils import atomic_path
+from sac.files import atomic_path
 
 __all__ = [
     "IMAGE_EXTENSIONS",

@@ -40,7 +40,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sac.engine.common import autocast, describe_model, model_threshold, resolve_device
+from sac.engine.loading import describe_model, model_threshold
+from sac.engine.runtime import autocast, resolve_device
 from sac.errors import ConfigError, DataError, StrategyError
 
 MIN_CRACK_PIXELS = 200  # at the photos' own resolution, over all photos
@@ -242,10 +243,10 @@ def tune(model: nn.Module, photos: list[Photo], strategy: str, recipe: Recipe, *
          device: torch.device | None = None, progress: bool | str = True,
          on_step: Callable[[int, float], None] | None = None) -> nn.Module:
     """Run the few-shot recipe on ``model`` (from :func:`prepare`) in place; returns it."""
+    from sac.engine.runtime import seed_everything
     from sac.engine.train import cosine_lambda
     from sac.losses import build_loss
     from sac.tuning import train_mode
-    from sac.utils import seed_everything
 
     dev = device or torch.device("cpu")
     seed_everything(seed)
@@ -370,7 +371,8 @@ def adapt_photos(base: nn.Module, photos: list[Photo], out: str | Path | None, *
                  progress: bool = True, log: Callable[[str], None] | None = None,
                  folder: str = "") -> AdaptResult:
     """:func:`adapt` on photos already loaded (``folds=0``: no cross-validation, the starting model's threshold)."""
-    from sac.tuning import count_parameters, save_adapter
+    from sac.models import count_parameters
+    from sac.tuning import save_adapter
 
     recipe = recipe or Recipe()
     recipe.lr_for(strategy)

@@ -18,8 +18,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from sac.errors import SACError
+from sac.files import atomic_path
 from sac.tuning.adapter import adapter_state
-from sac.utils import atomic_path
 
 FORMAT = "sac-train-state/1"
 

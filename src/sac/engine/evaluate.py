@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sac.engine.common import autocast, describe_model, model_threshold, resolve_device
+from sac.engine.loading import describe_model, model_threshold
+from sac.engine.runtime import autocast, resolve_device
 
 HEADLINE = ("precision", "recall", "f1", "iou", "ods", "ois", "f1_tol", "cldice", "cl_iou")
 
@@ -41,7 +42,7 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
     iou), in the order of ``samples``.
 
     ``threshold`` binarises for P/R/F1/IoU (and the tolerance / skeleton metrics); ``None`` = the model's own
-    (:func:`~sac.engine.common.model_threshold`: its adapter's calibrated threshold, else 0.5). ODS / OIS
+    (:func:`~sac.engine.loading.model_threshold`: its adapter's calibrated threshold, else 0.5). ODS / OIS
     scan every threshold whatever it is."""
     from sac.data import CrackDataset, read_mask
     from sac.engine.tiling import fast_layout, predict_probability

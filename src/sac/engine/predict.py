@@ -15,7 +15,8 @@ import numpy as np
 from torch import nn
 from tqdm.auto import tqdm
 
-from sac.engine.common import describe_model, model_threshold, resolve_device
+from sac.engine.loading import describe_model, model_threshold
+from sac.engine.runtime import resolve_device
 from sac.errors import DataError
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}

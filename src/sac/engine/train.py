@@ -39,9 +39,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sac.engine.checkpoint import load_train_state, save_train_state
-from sac.engine.common import autocast, resolve_device
 from sac.engine.config import TrainConfig, dump_config
-from sac.utils import atomic_write_json, atomic_write_text
+from sac.engine.runtime import autocast, resolve_device
+from sac.files import atomic_write_json, atomic_write_text
 
 
 def _seed_step(seed: int, epoch: int, step: int) -> int:
@@ -191,9 +191,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         stop_after_steps: stop (as if interrupted) after this many global steps — for tests.
         datasets: pre-built ``(train, val)`` datasets (to share one decode between runs).
     """
+    from sac.engine.runtime import seed_everything
     from sac.losses import build_loss
-    from sac.tuning import count_parameters, save_adapter, train_mode
-    from sac.utils import seed_everything
+    from sac.models import count_parameters
+    from sac.tuning import save_adapter, train_mode
 
     _maybe_init_distributed(cfg.device)
     rank, world, local_rank = _dist_info()

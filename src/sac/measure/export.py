@@ -1,6 +1,6 @@
 """Files from a :class:`~sac.measure.Measurement`: CSV, JSON, GeoJSON, overlay PNG, per-photo summary tables.
 
-Every file is written atomically (``sac.utils.atomic_path``). Coordinates in the GeoJSON are IMAGE
+Every file is written atomically (``sac.files.atomic_path``). Coordinates in the GeoJSON are IMAGE
 PIXELS, not geographic: x = column, y = row (pointing down), with pixel centres at integer coordinates
 (pixel (0, 0) covers [-0.5, 0.5]²). Add 0.5 for a corner-origin raster convention, and negate y for a
 GIS that puts y up. The FeatureCollection says so in its ``coordinate_system`` member.
@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from sac.errors import DataError
+from sac.files import atomic_path, atomic_write_json, atomic_write_text
 from sac.measure.core import Measurement
-from sac.utils import atomic_path, atomic_write_json, atomic_write_text
 
 PIXEL_CRS_NOTE = ("image pixels, not geographic: x = column, y = row (down), pixel centres at integer "
                   "coordinates")

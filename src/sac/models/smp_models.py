@@ -42,11 +42,11 @@ import torchvision
 from torch import nn
 
 from sac.errors import WeightsError
+from sac.files import weights_dirs
 from sac.models.base import SegmentationModel
 from sac.models.registry import register_model
 from sac.models.weights import KNOWN_WEIGHTS, file_sha256, find_known_weights, load_torch_checkpoint
 from sac.models.weights import check_state_dict as _check_state_dict
-from sac.utils import weights_dirs
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -246,7 +246,7 @@ def load_weights_file(model: nn.Module, path: Path, layouts: list[_Layout]) -> s
 
 
 def _find_user_file(names: list[str], what: str, how: str) -> Path:
-    """First of ``names`` found in :func:`sac.utils.weights_dirs`; else a WeightsError that says
+    """First of ``names`` found in :func:`sac.files.weights_dirs`; else a WeightsError that says
     which file to get and where to put it."""
     dirs = weights_dirs()
     for d in dirs:

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from sac.errors import WeightsError
-from sac.utils import sha256_file, weights_dirs
+from sac.files import sha256_file, weights_dirs
 
 
 @dataclass(frozen=True)

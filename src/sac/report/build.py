@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sac.fewshot import collect_few_shot
 from sac.report.collect import RunData, collect_runs, collect_searches, read_suites
 from sac.report.figures import (
     fig4_params_vs_f1,
@@ -28,6 +27,7 @@ from sac.report.tables import (
     test_tables,
     zero_shot_tables,
 )
+from sac.study.fewshot import collect_few_shot
 
 __all__ = ["build_report"]
 
@@ -63,7 +63,7 @@ def build_report(runs_dir: str | Path, out: str | Path | None = None, *, qualita
             needs the evaluation data and each run's base weights).
     """
     from sac.errors import ConfigError
-    from sac.utils import atomic_write_text
+    from sac.files import atomic_write_text
 
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():

@@ -31,7 +31,7 @@ def _figure(w: float, h: float):
 
 def save_png(fig, path: Path) -> Path:
     """Write ``fig`` as a PNG atomically."""
-    from sac.utils import atomic_path
+    from sac.files import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         fig.savefig(f, format="png", bbox_inches="tight")
@@ -288,7 +288,7 @@ def fig7_qualitative(runs: list[RunData], specs: list[tuple[str, str]], path: Pa
 def fig_few_shot(rows: list[dict], path: Path) -> Path | None:
     """Test F1 against k labelled photos, one panel per target, one line per strategy (mean ± std over the
     draws as error bars; k = 0 is the base model). ``None`` without few-shot results."""
-    from sac.fewshot import summarise
+    from sac.study.fewshot import summarise
 
     data = summarise(rows, "main")
     if not data:

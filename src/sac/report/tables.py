@@ -356,10 +356,10 @@ def search_tables(searches: list[SearchData]) -> list[Table]:
 
 
 def few_shot_tables(rows: list[dict[str, Any]]) -> list[Table]:
-    """The few-shot experiment (``sac.fewshot``): per target, F1 (mean ± std over draws) against k for each
+    """The few-shot experiment (``sac.study.fewshot``): per target, F1 (mean ± std over draws) against k for each
     strategy, then the cost of each strategy (trainable parameters, seconds per adaptation, adapter KB); and the
     recipe search on the targets' validation photos, if it ran."""
-    from sac.fewshot import summarise
+    from sac.study.fewshot import summarise
 
     out: list[Table] = []
     main = summarise(rows, "main")

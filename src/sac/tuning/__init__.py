@@ -1,12 +1,15 @@
-"""Tuning strategies (one registry) and adapter files."""
+"""Tuning strategies (one registry) and adapter files.
 
+Importing the package registers the built-in strategies (``strategies``: none / full / decoder / norm /
+norm_frozen_stats; ``lora``: the SAM LoRA variants and CrackSAM), as timm's model modules register themselves.
+"""
+
+from sac.tuning import lora, strategies  # noqa: F401  (registration)
 from sac.tuning.adapter import load_adapter, read_adapter_metadata, save_adapter, set_adapter_threshold
-from sac.tuning.norms import is_norm, norm_kinds, norm_parameter_names
 from sac.tuning.registry import (
     StrategyInfo,
     apply_strategy,
     bn_stats_update,
-    count_parameters,
     list_strategies,
     register_strategy,
     strategies_for,
@@ -16,7 +19,7 @@ from sac.tuning.registry import (
 )
 
 __all__ = [
-    "StrategyInfo", "apply_strategy", "bn_stats_update", "count_parameters", "is_norm", "list_strategies",
-    "load_adapter", "norm_kinds", "norm_parameter_names", "read_adapter_metadata", "register_strategy",
+    "StrategyInfo", "apply_strategy", "bn_stats_update", "list_strategies",
+    "load_adapter", "read_adapter_metadata", "register_strategy",
     "save_adapter", "set_adapter_threshold", "strategies_for", "strategy_applies", "strategy_info", "train_mode",
 ]

@@ -31,9 +31,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 from sac.errors import AdapterError, WeightsError
-from sac.tuning.norms import is_batchnorm
+from sac.files import atomic_path
+from sac.models.norms import is_batchnorm
 from sac.tuning.registry import apply_strategy, bn_stats_update, strategy_info
-from sac.utils import atomic_path
 
 FORMAT = "sac-adapter/1"
 

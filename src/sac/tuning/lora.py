@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sac.errors import StrategyError
-from sac.tuning.registry import register_strategy
+from sac.tuning.registry import freeze, register_strategy
 
 LORA_MARK = "lora_"
 
@@ -63,11 +63,6 @@ def _injection_rng(model: nn.Module, strategy: str) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed((seed * 1_000_003 + zlib.crc32(strategy.encode())) % (2**63))
         yield
-
-
-def _freeze(model: nn.Module) -> None:
-    for p in model.parameters():
-        p.requires_grad_(False)
 
 
 def _set_submodule(model: nn.Module, path: str, module: nn.Module) -> None:
@@ -107,7 +102,7 @@ def _peft_lora(model: nn.Module, targets: list[str], r: int, strategy: str) -> n
 
     for t in targets:
         _linear_at(model, t, strategy)
-    _freeze(model)
+    freeze(model)
     config = LoraConfig(r=r, lora_alpha=r, target_modules=list(targets), lora_dropout=0.0, bias="none")
     with _injection_rng(model, strategy):
         model = inject_adapter_in_model(config, model)
@@ -240,7 +235,7 @@ def _cracksam(model: nn.Module, strategy: str, adapters: bool) -> nn.Module:
     qkv_paths = model.lora_targets("qkv")
     for p in qkv_paths:
         _linear_at(model, p, strategy)
-    _freeze(model)
+    freeze(model)
     injected: list[nn.Module] = []
     with _injection_rng(model, strategy):
         for p in qkv_paths:

@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from sac.errors import ConfigError, StrategyError
-from sac.tuning.norms import is_batchnorm, is_norm, norm_parameter_names
+from sac.models.norms import is_batchnorm
 
 StrategyFn = Callable[[nn.Module], nn.Module]
 Check = Callable[[nn.Module], "str | None"]
@@ -64,17 +64,17 @@ def register_strategy(
     return deco
 
 
-def _ensure_loaded() -> None:
-    import sac.tuning.strategies  # noqa: F401  (registers the built-in strategies)
+def freeze(model: nn.Module) -> None:
+    """Every parameter of ``model`` stops training (strategies then switch on what they train)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
 
 
 def list_strategies() -> list[str]:
-    _ensure_loaded()
     return list(_STRATEGIES)
 
 
 def strategy_info(name: str) -> StrategyInfo:
-    _ensure_loaded()
     if name not in _STRATEGIES:
         raise ConfigError("strategy", f"unknown tuning strategy {name!r}; known: {', '.join(_STRATEGIES)}")
     return _STRATEGIES[name]
@@ -129,16 +129,7 @@ def bn_stats_update(model: nn.Module) -> bool:
     return any(is_batchnorm(m) and (policy == "none" or _affine_trains(m)) for m in model.modules())
 
 
-def count_parameters(model: nn.Module) -> dict[str, int]:
-    """``total`` / ``trainable`` / ``norm`` (affine γ, β of every norm layer) parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    params = dict(model.named_parameters())
-    norm = sum(params[n].numel() for n in norm_parameter_names(model) if n in params)
-    return {"total": total, "trainable": trainable, "norm": norm}
-
-
 __all__ = [
-    "StrategyInfo", "apply_strategy", "bn_stats_update", "count_parameters", "is_norm", "list_strategies",
+    "StrategyInfo", "apply_strategy", "bn_stats_update", "list_strategies",
     "register_strategy", "strategies_for", "strategy_applies", "strategy_info", "train_mode",
 ]

@@ -8,13 +8,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from sac.tuning.norms import is_batchnorm, norm_modules
-from sac.tuning.registry import register_strategy
-
-
-def _freeze(model: nn.Module) -> None:
-    for p in model.parameters():
-        p.requires_grad_(False)
+from sac.models.norms import is_batchnorm, norm_modules
+from sac.tuning.registry import freeze, register_strategy
 
 
 def _has_norms(model: nn.Module) -> str | None:
@@ -43,7 +38,7 @@ def _has_decoder(model: nn.Module) -> str | None:
 @register_strategy("none", description="no training: the pretrained model as it is (evaluation only)",
                    paper={"label": "No Finetuning"})
 def none(model: nn.Module) -> nn.Module:
-    _freeze(model)
+    freeze(model)
     return model
 
 
@@ -58,7 +53,7 @@ def full(model: nn.Module) -> nn.Module:
 @register_strategy("decoder", description="decoder/head trains, encoder frozen (encoder BN statistics fixed)",
                    check=_has_decoder, paper={"label": "Finetune Decoder"})
 def decoder(model: nn.Module) -> nn.Module:
-    _freeze(model)
+    freeze(model)
     for part in model.part("decoder"):
         for p in part.parameters():
             p.requires_grad_(True)
@@ -66,7 +61,7 @@ def decoder(model: nn.Module) -> nn.Module:
 
 
 def _norm_only(model: nn.Module) -> nn.Module:
-    _freeze(model)
+    freeze(model)
     for _, m in norm_modules(model):
         for p in m.parameters(recurse=False):
             p.requires_grad_(True)
@@ -91,6 +86,3 @@ def norm(model: nn.Module) -> nn.Module:
 )
 def norm_frozen_stats(model: nn.Module) -> nn.Module:
     return _norm_only(model)
-
-
-import sac.tuning.lora  # noqa: E402,F401  (SAM LoRA variants and CrackSAM)

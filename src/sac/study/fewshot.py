@@ -187,8 +187,8 @@ def _evaluate(model, samples: list, size: int, device: str) -> dict[str, float]:
 def run_few_shot(fs: FewShot, suite_path: Path, out: Path, *, device: str = "auto", progress: bool = True) -> int:
     """Run every missing few-shot result of the suite (resumable); returns how many were computed."""
     from sac.engine.adapt import Recipe
+    from sac.files import atomic_write_json
     from sac.tuning import load_adapter
-    from sac.utils import atomic_write_json
 
     done = 0
     for t in fs.targets:
@@ -237,7 +237,8 @@ def _variant_tag(variant: dict[str, Any], scale: float) -> str:
 def _one(base, photos: list, strategy: str, recipe, eval_samples: list, device: str, k: int, draw: int,
          t: Target, grid: str, tag: str, scale: float) -> dict[str, Any]:
     from sac.engine.adapt import adapt_photos
-    from sac.tuning import count_parameters, load_adapter
+    from sac.models import count_parameters
+    from sac.tuning import load_adapter
 
     rec: dict[str, Any] = {"target": t.name, "grid": grid, "strategy": strategy, "variant": tag.lstrip("_") or None,
                            "k": k, "draw": draw, "photos": [p.name for p in photos], "recipe": dataclasses.asdict(recipe),

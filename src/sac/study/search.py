@@ -406,8 +406,8 @@ def _lam(v: Any) -> str:
 
 def _write_outputs(result: SearchResult, storage, configs: list[int], base: dict[str, Any], meta: dict[str, Any],
                    fraction: float | None, n_trials: int | None) -> None:
+    from sac.files import atomic_write_json, atomic_write_text
     from sac.losses import LOSS_FAMILIES
-    from sac.utils import atomic_write_json, atomic_write_text
 
     rows = _collect(storage, configs)
     result.trials = rows

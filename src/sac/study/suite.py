@@ -114,7 +114,7 @@ class Suite:
     description: str = ""
     paper: str = ""
     notes: list[str] = field(default_factory=list)
-    few_shot: Any = None  # sac.fewshot.FewShot: the few-shot experiment on the runs (base models)
+    few_shot: Any = None  # sac.study.fewshot.FewShot: the few-shot experiment on the runs (base models)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -212,10 +212,10 @@ def _parse_run(i: int, item: Any, path: Path) -> RunSpec:
 
 
 def _adapter_path(adapter: str, suite_path: Path) -> Path:
-    from sac.engine import DEFAULT_MODEL
+    from sac.engine import DEFAULT_ADAPTER
 
     if adapter == "default":
-        return DEFAULT_MODEL
+        return DEFAULT_ADAPTER
     p = Path(adapter)
     return p if p.is_absolute() or p.is_file() else suite_path.parent / p
 
@@ -312,7 +312,7 @@ def load_suite(path: str | Path, _seen: tuple[Path, ...] = ()) -> Suite:
                   paper=str(raw.get("paper") or ""), notes=[str(n) for n in notes])
     _check_runs(suite, path, dict(scale))
     if raw.get("few_shot") is not None:
-        from sac.fewshot import parse_few_shot
+        from sac.study.fewshot import parse_few_shot
 
         names = {r.folder(_weights(r.weights) if r.weights is not None else None) for r in suite.runs}
         suite.few_shot = parse_few_shot(raw["few_shot"], path, names)
@@ -469,8 +469,8 @@ def _evaluate_run(run_dir: Path, cfg, suite: Suite, test_samples: list | None, z
                   limits: dict[str, Any], fast: bool, progress: bool) -> float:
     """Write eval_test.json / eval_zeroshot.json unless up to date; returns seconds spent."""
     from sac.engine import evaluate
+    from sac.files import atomic_write_json, sha256_file
     from sac.tuning import load_adapter
-    from sac.utils import atomic_write_json, sha256_file
 
     adapter = run_dir / "adapter_best.safetensors"
     sha = sha256_file(adapter)
@@ -510,8 +510,9 @@ def _write_untrained(cfg, run_dir: Path) -> dict[str, Any]:
     from sac.engine import resolve_device
     from sac.engine.config import dump_config
     from sac.engine.train import build_model
-    from sac.tuning import count_parameters, save_adapter
-    from sac.utils import atomic_write_json, atomic_write_text
+    from sac.files import atomic_write_json, atomic_write_text
+    from sac.models import count_parameters
+    from sac.tuning import save_adapter
 
     model = build_model(cfg)
     counts = count_parameters(model)
@@ -535,8 +536,9 @@ def _import_adapter(run: RunSpec, cfg, run_dir: Path, suite: Suite) -> dict[str,
 
     from sac.engine import resolve_device
     from sac.engine.config import dump_config
-    from sac.tuning import count_parameters, load_adapter, read_adapter_metadata
-    from sac.utils import atomic_path, atomic_write_json, atomic_write_text, sha256_file
+    from sac.files import atomic_path, atomic_write_json, atomic_write_text, sha256_file
+    from sac.models import count_parameters
+    from sac.tuning import load_adapter, read_adapter_metadata
 
     src = _adapter_path(run.adapter, Path(suite.path))
     dst = run_dir / "adapter_best.safetensors"
@@ -560,8 +562,8 @@ def _import_adapter(run: RunSpec, cfg, run_dir: Path, suite: Suite) -> dict[str,
 
 def _check_strategy(cfg, cache: dict[str, Any]) -> tuple[str | None, list[str]]:
     """(reason the strategy does not apply or None, norm kinds of the model), from a random-init build."""
-    from sac.models import create_model
-    from sac.tuning import norm_kinds, strategy_applies
+    from sac.models import create_model, norm_kinds
+    from sac.tuning import strategy_applies
 
     key = json.dumps([cfg.model, cfg.init_seed, cfg.model_kwargs], sort_keys=True, default=str)
     if key not in cache:
@@ -586,7 +588,7 @@ def _record(run: RunSpec, cfg, suite: Suite) -> dict[str, Any]:
 
 
 def _write_suite_json(out: Path, suite: Suite, entry: dict[str, Any]) -> None:
-    from sac.utils import atomic_write_json
+    from sac.files import atomic_write_json
 
     p = out / "suite.json"
     data = _read_json(p) if p.is_file() else None
@@ -641,7 +643,7 @@ def run_suite(
     """
     from sac.engine import train
     from sac.engine.train import build_datasets
-    from sac.utils import atomic_write_json
+    from sac.files import atomic_write_json
 
     t_start = time.perf_counter()
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -770,7 +772,7 @@ def run_suite(
             entry["runs"][rec["name"]] = rec["status"]
             _write_suite_json(out, suite, entry)
         if suite.few_shot is not None and not models and not strategies:
-            from sac.fewshot import run_few_shot
+            from sac.study.fewshot import run_few_shot
 
             entry["few_shot_results"] = run_few_shot(suite.few_shot, Path(suite.path), out,
                                                      device=scale.get("device") or "auto", progress=progress)

@@ -64,3 +64,12 @@ def norm_kinds(model: nn.Module) -> list[str]:
         else:
             kinds.add("LN")
     return sorted(kinds)
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    """``total`` / ``trainable`` / ``norm`` (affine γ, β of every norm layer) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    params = dict(model.named_parameters())
+    norm = sum(params[n].numel() for n in norm_parameter_names(model) if n in params)
+    return {"total": total, "trainable": trainable, "norm": norm}

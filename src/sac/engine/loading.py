@@ -1,35 +1,18 @@
-"""Helpers shared by the train / evaluate / predict loops: devices, autocast, model resolution."""
+"""Which model a user means: the bundled default, an adapter file or a registry name; its threshold and a
+one-line description."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from sac.errors import ConfigError
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-DEFAULT_MODEL = ASSETS / "default.safetensors"
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device", f"{device!r} requested but CUDA is not available")
-    return dev
-
-
-def autocast(device: torch.device, amp: str = "auto") -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA (``amp`` auto/bf16), nothing on CPU or with ``amp="off"``."""
-    if device.type == "cuda" and amp in {"auto", "bf16"}:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+DEFAULT_ADAPTER = ASSETS / "default.safetensors"
 
 
 def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: Any) -> nn.Module:
@@ -46,9 +29,9 @@ def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: An
 
     spec_s = str(spec)
     if spec_s == "default":
-        if not DEFAULT_MODEL.is_file():
-            raise ConfigError(DEFAULT_MODEL, "the bundled default model is missing from this installation")
-        return load_adapter(DEFAULT_MODEL)
+        if not DEFAULT_ADAPTER.is_file():
+            raise ConfigError(DEFAULT_ADAPTER, "the bundled default model is missing from this installation")
+        return load_adapter(DEFAULT_ADAPTER)
     p = Path(spec_s)
     if p.suffix == ".safetensors" or p.is_file():
         return load_adapter(p) if weights is None else load_adapter(p, weights=weights)
