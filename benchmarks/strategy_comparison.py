@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 
 from sac.data import samples_from
-from sac.engine import evaluate, load_config, train
-from sac.engine.train import build_datasets
+from sac.engine import build_datasets, evaluate, load_config, train
 from sac.files import atomic_write_json, atomic_write_text
 from sac.tuning import load_adapter
 

@@ -12,8 +12,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from sac.cli import main as cli_main
-from sac.engine import evaluate, load_config, load_model, predict, train
-from sac.engine.train import build_datasets
+from sac.engine import build_datasets, evaluate, load_config, load_model, predict, train
 from sac.errors import ConfigError, WeightsError
 from sac.models import create_model
 from sac.models.weights import find_known_weights

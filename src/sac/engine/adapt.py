@@ -244,7 +244,7 @@ def tune(model: nn.Module, photos: list[Photo], strategy: str, recipe: Recipe, *
          on_step: Callable[[int, float], None] | None = None) -> nn.Module:
     """Run the few-shot recipe on ``model`` (from :func:`prepare`) in place; returns it."""
     from sac.engine.runtime import seed_everything
-    from sac.engine.train import cosine_lambda
+    from sac.engine.trainer import cosine_lambda
     from sac.losses import build_loss
     from sac.tuning import train_mode
 

@@ -165,8 +165,7 @@ def _settings(base: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- objective
 def _train_objective(progress: bool) -> Objective:
     """Train the trial's config (resuming its checkpoint if any); datasets decoded once per search."""
-    from sac.engine import train
-    from sac.engine.train import build_datasets
+    from sac.engine import build_datasets, train
 
     cache: dict[str, Any] = {}
 

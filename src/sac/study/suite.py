@@ -507,9 +507,8 @@ def _evaluate_run(run_dir: Path, cfg, suite: Suite, test_samples: list | None, z
 def _write_untrained(cfg, run_dir: Path) -> dict[str, Any]:
     """``strategy: none``: the model as it is (Table 5 "No Finetuning"), saved as an adapter so that
     it evaluates and loads like any trained run."""
-    from sac.engine import resolve_device
+    from sac.engine import build_model, resolve_device
     from sac.engine.config import dump_config
-    from sac.engine.train import build_model
     from sac.files import atomic_write_json, atomic_write_text
     from sac.models import count_parameters
     from sac.tuning import save_adapter
@@ -641,8 +640,7 @@ def run_suite(
     Returns a :class:`SuiteResult`; runs that fail with a user error (e.g. a missing weight file) are
     recorded with status ``error`` and the others still run.
     """
-    from sac.engine import train
-    from sac.engine.train import build_datasets
+    from sac.engine import build_datasets, train
     from sac.files import atomic_write_json
 
     t_start = time.perf_counter()
