@@ -458,15 +458,19 @@ def write_mask_png(path: str | Path, mask: np.ndarray) -> Path:
         if not (vals <= {0, 1} or vals <= {0, 255}):
             raise ValueError(f"write_mask_png expects a binary mask, got values {sorted(vals)[:8]}")
         m = m != 0
-    out = Path(path)
-    img = Image.fromarray(np.where(m, np.uint8(255), np.uint8(0)).astype(np.uint8), mode="L")
-    with atomic_path(out) as tmp:
-        img.save(tmp, format="PNG")
-    return out
+    return write_image_png(path, np.where(m, np.uint8(255), np.uint8(0)).astype(np.uint8))
 
 
-def write_image_png(path: str | Path, rgb: np.ndarray) -> Path:
-    """Write an ``H×W×3`` (RGB) or ``H×W`` (grey) ``uint8`` array atomically as PNG; returns the path."""
+def write_image_png(path: str | Path, rgb: np.ndarray, compress_level: int = 6) -> Path:
+    """Write an ``H×W×3`` (RGB) or ``H×W`` (grey) ``uint8`` array atomically as PNG; returns the path.
+
+    Arguments:
+        path: destination (parent folders are created).
+        rgb: ``H×W×3`` RGB or ``H×W`` grey, ``uint8``; other shapes or types are a bug in the caller
+            (``ValueError``).
+        compress_level: zlib level 0–9; 6 is Pillow's default, 1 writes large photos (overlays) faster
+            and only a few percent larger.
+    """
     a = np.asarray(rgb)
     if a.dtype != np.uint8:
         raise ValueError(f"write_image_png expects uint8 data, got {a.dtype}")
@@ -478,5 +482,5 @@ def write_image_png(path: str | Path, rgb: np.ndarray) -> Path:
         raise ValueError(f"write_image_png expects H×W×3 or H×W, got shape {a.shape}")
     out = Path(path)
     with atomic_path(out) as tmp:
-        img.save(tmp, format="PNG")
+        img.save(tmp, format="PNG", compress_level=compress_level)
     return out
