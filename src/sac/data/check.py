@@ -14,16 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from sac.data.datasets import (
-    Sample,
-    _FolderPairs,
-    _omnicrack_pairs,
-    _pair_folders,
-    _parallel_map,
-    parse_spec,
-    shared_samples,
-)
+from sac.data.folders import FolderListing, Sample, pair_folders
 from sac.data.io import IMAGE_EXTENSIONS, read_image, read_mask
+from sac.data.omnicrack import omnicrack_listings
+from sac.data.parallel import parallel_map
+from sac.data.shared import shared_samples
+from sac.data.sources import parse_spec
 from sac.errors import DataError
 
 __all__ = ["CheckReport", "check_dataset", "format_report"]
@@ -76,7 +72,7 @@ def _check_pair(sample: Sample, threshold: float | None) -> _PairResult:
     return _PairResult(problems, size, float(np.count_nonzero(mask)) / mask.size)
 
 
-def _folder_listing(pairs: _FolderPairs) -> list[tuple[str, str]]:
+def _folder_listing(pairs: FolderListing) -> list[tuple[str, str]]:
     problems = list(pairs.problems)
     for files in pairs.duplicates:
         names = ", ".join(f.name for f in files)
@@ -104,13 +100,13 @@ def _collect(spec: str | Path) -> tuple[str, list[Sample], list[tuple[str, str]]
     source = str(root)
     if parsed.kind == "omnicrack":
         try:
-            split_pairs = _omnicrack_pairs(root, parsed.split)
+            split_pairs = omnicrack_listings(root, parsed.split)
         except DataError as e:
             return source, [], [(e.where or source, e.problem)], []
         samples: list[Sample] = []
         problems: list[tuple[str, str]] = []
         ignored: list[Path] = []
-        for _, pairs in split_pairs:
+        for pairs in split_pairs:
             samples += [s for s in pairs.samples if s.mask is not None]
             problems += _folder_listing(pairs)
             ignored += pairs.ignored
@@ -122,7 +118,7 @@ def _collect(spec: str | Path) -> tuple[str, list[Sample], list[tuple[str, str]]
         return source, [], [(source, "not a folder (expected a folder with images/ and masks/)")], []
     if not (root / "images").is_dir():
         return source, [], [(source, "no images/ folder (expected <root>/images and <root>/masks)")], []
-    pairs = _pair_folders(root / "images", root / "masks", root.resolve().name)
+    pairs = pair_folders(root / "images", root / "masks", root.resolve().name)
     samples = [s for s in pairs.samples if s.mask is not None]
     return source, samples, _folder_listing(pairs), pairs.ignored
 
@@ -152,7 +148,7 @@ def check_dataset(
     """
     source, samples, problems, ignored = _collect(path_or_spec)
     n_workers = workers if workers is not None else min(8, os.cpu_count() or 1)
-    results = _parallel_map(
+    results = parallel_map(
         lambda s: _check_pair(s, threshold), samples, n_workers, f"checking {len(samples)} pairs", progress
     )
     sizes: Counter[tuple[int, int]] = Counter()

@@ -13,7 +13,7 @@ from PIL import Image
 from sac.data.decode import DECODE_ERRORS, image_to_rgb, native_byte_order, open_decoded, scale_to_uint8
 from sac.errors import ConfigError, DataError
 
-__all__ = ["read_mask"]
+__all__ = ["mask_size_problem", "read_mask"]
 
 _MASK_HELP = (
     "expected {0,1}, {0,255}, a 1-bit image or a palette PNG with index 1 = crack; "
@@ -190,3 +190,17 @@ def read_mask(path: str | Path, threshold: float | None = None) -> np.ndarray:
         except DECODE_ERRORS as e:
             raise DataError(p, f"cannot read mask of image mode {img.mode!r}: {e}") from e
     return np.ascontiguousarray(mask, dtype=bool)
+
+
+def mask_size_problem(mask: np.ndarray, image: np.ndarray, image_name: str | Path) -> str | None:
+    """The problem when ``mask`` (``H×W``) is not the size of ``image`` (``H×W×3``), else ``None``.
+
+    Arguments:
+        mask: the mask as read.
+        image: its photo as read.
+        image_name: how the message names the photo (its path or file name).
+    """
+    if mask.shape == image.shape[:2]:
+        return None
+    (h, w), (mh, mw) = image.shape[:2], mask.shape
+    return f"mask is {mw}×{mh} but its image {image_name} is {w}×{h}"
