@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-import sac.data.datasets as datasets_mod
+import sac.data.dataset as datasets_mod
 from sac.data import (
     CrackDataset,
     Sample,

@@ -1,33 +1,30 @@
 """Reading crack photos and masks safely, finding datasets, serving them to training.
 
-- :mod:`sac.data.io`: :func:`read_image`, :func:`read_mask`, :func:`write_mask_png`, ...
-- :mod:`sac.data.datasets`: :class:`Sample`, :func:`samples_from` (folder / shared / OmniCrack30k),
-  :class:`CrackDataset`
+- :mod:`sac.data.io`: :func:`read_image`, :func:`read_mask`, :func:`write_mask_png`, ... (built on
+  :mod:`sac.data.decode`; masks in :mod:`sac.data.masks`)
+- :mod:`sac.data.sources`: :func:`samples_from` (one spec for every source) over
+  :mod:`sac.data.folders` (:class:`Sample`, :func:`folder_samples`), :mod:`sac.data.shared`
+  (:func:`shared_samples`) and :mod:`sac.data.omnicrack` (:func:`omnicrack_samples`)
+- :mod:`sac.data.dataset`: :class:`CrackDataset` (decoded in threads by :mod:`sac.data.parallel`)
 - :mod:`sac.data.check`: :func:`check_dataset`, :func:`format_report` (``sac data check``)
 - :mod:`sac.data.transforms`: resizing and augmentation
 """
 
 from sac.data.check import CheckReport, check_dataset, format_report
-from sac.data.datasets import (
-    SHARED_SPLITS,
-    CrackDataset,
-    DataSpec,
-    Sample,
-    folder_samples,
-    omnicrack_samples,
-    parse_spec,
-    samples_from,
-    shared_samples,
-)
+from sac.data.dataset import CrackDataset
+from sac.data.folders import Sample, folder_samples
 from sac.data.io import (
     IMAGE_EXTENSIONS,
     image_size,
     is_image_file,
     read_image,
-    read_mask,
     write_image_png,
     write_mask_png,
 )
+from sac.data.masks import read_mask
+from sac.data.omnicrack import omnicrack_samples
+from sac.data.shared import SHARED_SPLITS, shared_samples
+from sac.data.sources import DataSpec, parse_spec, samples_from
 from sac.data.transforms import MASK_RESIZE_METHODS, build_augmentation, resize_image, resize_mask
 
 __all__ = [

@@ -6,7 +6,6 @@ stopping at the first one; :func:`format_report` turns the result into lines for
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,16 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from sac.data.datasets import (
-    Sample,
-    _FolderPairs,
-    _omnicrack_pairs,
-    _pair_folders,
-    _parallel_map,
-    parse_spec,
-    shared_samples,
-)
+from sac.data.folders import FolderListing, Sample, folder_root_problem, pair_folders
 from sac.data.io import IMAGE_EXTENSIONS, read_image, read_mask
+from sac.data.masks import mask_size_problem
+from sac.data.omnicrack import omnicrack_listings
+from sac.data.parallel import parallel_map, resolve_workers
+from sac.data.sources import parse_spec, samples_from
 from sac.errors import DataError
 
 __all__ = ["CheckReport", "check_dataset", "format_report"]
@@ -69,16 +64,16 @@ def _check_pair(sample: Sample, threshold: float | None) -> _PairResult:
     size = (image.shape[1], image.shape[0]) if image is not None else None
     if image is None or mask is None:
         return _PairResult(problems, size)
-    if mask.shape != image.shape[:2]:
-        (h, w), (mh, mw) = image.shape[:2], mask.shape
-        problems.append((str(sample.mask), f"mask is {mw}×{mh} but its image {sample.image.name} is {w}×{h}"))
+    problem = mask_size_problem(mask, image, sample.image.name)
+    if problem is not None:
+        problems.append((str(sample.mask), problem))
         return _PairResult(problems, size)
     return _PairResult(problems, size, float(np.count_nonzero(mask)) / mask.size)
 
 
-def _folder_listing(pairs: _FolderPairs) -> list[tuple[str, str]]:
-    problems = list(pairs.problems)
-    for files in pairs.duplicates:
+def _listing_problems(listing: FolderListing) -> list[tuple[str, str]]:
+    problems = list(listing.problems)
+    for files in listing.duplicates:
         names = ", ".join(f.name for f in files)
         problems.append(
             (
@@ -86,45 +81,50 @@ def _folder_listing(pairs: _FolderPairs) -> list[tuple[str, str]]:
                 f"several files share this stem ({names}); pairs are ambiguous",
             )
         )
-    for f in pairs.missing_masks:
+    for f in listing.missing_masks:
         problems.append((str(f), "no mask with the same file stem in masks/"))
-    for f in pairs.orphan_masks:
+    for f in listing.orphan_masks:
         problems.append((str(f), "mask without an image (no image with the same file stem in images/)"))
     return problems
 
 
-def _collect(spec: str | Path) -> tuple[str, list[Sample], list[tuple[str, str]], list[Path]]:
-    """Resolve ``spec`` to (source, pairs to read, listing problems, ignored files)."""
+@dataclass
+class _Found:
+    """What a spec resolves to before any file is read."""
+
+    source: str
+    samples: list[Sample] = field(default_factory=list)  # the pairs to read
+    problems: list[tuple[str, str]] = field(default_factory=list)  # of the listing
+    ignored: list[Path] = field(default_factory=list)  # non-image files
+
+
+def _from_listings(source: str, listings: list[FolderListing]) -> _Found:
+    found = _Found(source)
+    for listing in listings:
+        found.samples += [s for s in listing.samples if s.mask is not None]
+        found.problems += _listing_problems(listing)
+        found.ignored += listing.ignored
+    return found
+
+
+def _collect(spec: str | Path) -> _Found:
+    """Resolve ``spec`` to the pairs to read, the listing's problems and the ignored files."""
     parsed = parse_spec(spec)
     if parsed.kind == "shared":
-        samples = shared_samples(list(parsed.datasets) if parsed.datasets else None, parsed.split)
-        return str(spec), samples, [], []
+        return _Found(str(spec), samples_from(spec))
     assert parsed.path is not None
     root = parsed.path
     source = str(root)
     if parsed.kind == "omnicrack":
         try:
-            split_pairs = _omnicrack_pairs(root, parsed.split)
+            listings = omnicrack_listings(root, parsed.split)
         except DataError as e:
-            return source, [], [(e.where or source, e.problem)], []
-        samples: list[Sample] = []
-        problems: list[tuple[str, str]] = []
-        ignored: list[Path] = []
-        for _, pairs in split_pairs:
-            samples += [s for s in pairs.samples if s.mask is not None]
-            problems += _folder_listing(pairs)
-            ignored += pairs.ignored
-        return source, samples, problems, ignored
-    # a plain folder
-    if not root.exists():
-        return source, [], [(source, "folder not found")], []
-    if not root.is_dir():
-        return source, [], [(source, "not a folder (expected a folder with images/ and masks/)")], []
-    if not (root / "images").is_dir():
-        return source, [], [(source, "no images/ folder (expected <root>/images and <root>/masks)")], []
-    pairs = _pair_folders(root / "images", root / "masks", root.resolve().name)
-    samples = [s for s in pairs.samples if s.mask is not None]
-    return source, samples, _folder_listing(pairs), pairs.ignored
+            return _Found(source, problems=[(e.where or source, e.problem)])
+        return _from_listings(source, listings)
+    problem = folder_root_problem(root)
+    if problem is not None:
+        return _Found(source, problems=[(source, problem)])
+    return _from_listings(source, [pair_folders(root / "images", root / "masks", root.resolve().name)])
 
 
 def check_dataset(
@@ -150,35 +150,36 @@ def check_dataset(
     Raises:
         DataError: only for a spec that cannot be resolved at all (unknown shared dataset or split).
     """
-    source, samples, problems, ignored = _collect(path_or_spec)
-    n_workers = workers if workers is not None else min(8, os.cpu_count() or 1)
-    results = _parallel_map(
-        lambda s: _check_pair(s, threshold), samples, n_workers, f"checking {len(samples)} pairs", progress
+    found = _collect(path_or_spec)
+    results = parallel_map(
+        lambda s: _check_pair(s, threshold),
+        found.samples,
+        resolve_workers(workers),
+        f"checking {len(found.samples)} pairs",
+        progress,
     )
-    sizes: Counter[tuple[int, int]] = Counter()
-    fractions: list[float] = []
-    for r in results:
-        problems.extend(r.problems)
-        if r.size is not None:
-            sizes[r.size] += 1
-        if r.crack_fraction is not None:
-            fractions.append(r.crack_fraction)
+    problems = found.problems + [problem for r in results for problem in r.problems]
+    if not found.samples and not problems:
+        problems.append((found.source, f"empty: no image/mask pairs found ({', '.join(IMAGE_EXTENSIONS)})"))
+    summary = _summary(found, results, len(problems))
+    return CheckReport(ok=not problems and bool(found.samples), problems=problems, summary=summary)
 
-    summary: dict[str, Any] = {
-        "source": source,
-        "pairs": len(samples),
+
+def _summary(found: _Found, results: list[_PairResult], n_problems: int) -> dict[str, Any]:
+    """The counts and statistics of :attr:`CheckReport.summary`."""
+    sizes = Counter(r.size for r in results if r.size is not None)
+    fractions = [r.crack_fraction for r in results if r.crack_fraction is not None]
+    return {
+        "source": found.source,
+        "pairs": len(found.samples),
         "valid_pairs": len(fractions),
-        "datasets": dict(Counter(s.dataset for s in samples)),
+        "datasets": dict(Counter(s.dataset for s in found.samples)),
         "image_sizes": _size_summary(sizes),
         "mean_crack_fraction": float(np.mean(fractions)) if fractions else None,
         "empty_masks": sum(1 for f in fractions if f == 0.0),
-        "problems": len(problems),
-        "ignored_files": [str(p) for p in ignored],
+        "problems": n_problems,
+        "ignored_files": [str(p) for p in found.ignored],
     }
-    if not samples and not problems:
-        problems.append((source, f"empty: no image/mask pairs found ({', '.join(IMAGE_EXTENSIONS)})"))
-        summary["problems"] = len(problems)
-    return CheckReport(ok=not problems and bool(samples), problems=problems, summary=summary)
 
 
 def _size_summary(sizes: Counter[tuple[int, int]]) -> dict[str, Any]:

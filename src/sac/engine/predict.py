@@ -15,11 +15,10 @@ import numpy as np
 from torch import nn
 from tqdm.auto import tqdm
 
+from sac.data.io import IMAGE_EXTENSIONS
 from sac.engine.loading import describe_model, model_threshold
 from sac.engine.runtime import resolve_device
 from sac.errors import DataError
-
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def collect_images(inputs: list[str | Path]) -> list[Path]:
@@ -29,7 +28,7 @@ def collect_images(inputs: list[str | Path]) -> list[Path]:
         p = Path(inp)
         if p.is_dir():
             d = p / "images" if (p / "images").is_dir() else p
-            files = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTS and f.is_file())
+            files = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
             if not files:
                 raise DataError(p, "folder holds no photos (.jpg .png .bmp .tif .webp)")
             out += files

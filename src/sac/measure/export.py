@@ -18,8 +18,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from sac.data.io import write_image_png
 from sac.errors import DataError
-from sac.files import atomic_path, atomic_write_json, atomic_write_text
+from sac.files import atomic_write_json, atomic_write_text
 from sac.measure.core import Measurement
 
 PIXEL_CRS_NOTE = ("image pixels, not geographic: x = column, y = row (down), pixel centres at integer "
@@ -189,16 +190,6 @@ def _draw_colorbar(out: np.ndarray, lut: np.ndarray, vmax: float, title: str) ->
         cv2.putText(out, lab, (bx1 + pad, y + th // 2), font, fs, (255, 255, 255), ft, cv2.LINE_AA)
 
 
-def write_png(path: str | Path, rgb: np.ndarray) -> Path:
-    """Write an RGB uint8 image as PNG, atomically (fast compression)."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        ok = cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-        if not ok:
-            raise DataError(path, "could not write the PNG")
-    return path
-
-
 def write_measurement(measurement: Measurement, out_dir: str | Path, stem: str, image: np.ndarray | None = None,
                       prob: np.ndarray | None = None, *, polylines_in_json: bool = False) -> dict[str, Path]:
     """Write ``<stem>_cracks.csv``, ``<stem>_cracks.json``, ``<stem>_centrelines.geojson`` and, when ``image``
@@ -226,7 +217,8 @@ def write_measurement(measurement: Measurement, out_dir: str | Path, stem: str, 
     atomic_write_json(paths["json"], doc)
     atomic_write_text(paths["geojson"], json.dumps(geojson(measurement, stem, prob)) + "\n")
     if image is not None:
-        paths["overlay"] = write_png(out / f"{stem}_overlay.png", render_overlay(measurement, image))
+        paths["overlay"] = write_image_png(out / f"{stem}_overlay.png", render_overlay(measurement, image),
+                                           compress_level=1)
     return paths
 
 
@@ -263,4 +255,4 @@ def write_summary(rows: list[dict[str, Any]], out_dir: str | Path, title: str | 
 
 
 __all__ = ["CSV_COLUMNS", "MM_COLUMNS", "crack_confidence", "crack_rows", "geojson",
-           "render_overlay", "summary_row", "write_measurement", "write_png", "write_summary"]
+           "render_overlay", "summary_row", "write_measurement", "write_summary"]
