@@ -16,7 +16,7 @@ from sac.engine import evaluate, load_config, load_model, predict, train
 from sac.engine.train import build_datasets
 from sac.errors import ConfigError, WeightsError
 from sac.models import create_model
-from sac.models.weights import find_known_weights
+from sac.models.checkpoints import find_known_weights
 from sac.tuning import load_adapter
 
 TINY = {
