@@ -1,4 +1,4 @@
-"""Tuning strategies (one registry), the BatchNorm-statistics policy and adapter files.
+"""Tuning strategies (one registry), the BatchNorm-statistics policy, adapter files and parameter tables.
 
 Importing the package registers the built-in strategies (:mod:`sac.tuning.strategies`), as timm's model modules
 register themselves.
@@ -18,9 +18,10 @@ from sac.tuning.registry import (
     strategy_info,
     train_mode,
 )
+from sac.tuning.table import parameter_table
 
 __all__ = [
     "BnPolicy", "StrategyInfo", "apply_strategy", "bn_stats_update", "list_strategies",
-    "load_adapter", "read_adapter_metadata", "register_strategy",
+    "load_adapter", "parameter_table", "read_adapter_metadata", "register_strategy",
     "save_adapter", "set_adapter_threshold", "strategies_for", "strategy_applies", "strategy_info", "train_mode",
 ]
