@@ -92,6 +92,10 @@ class SegmentationModel(nn.Module):
         encoder_names: dotted submodule paths that form the encoder (frozen by ``decoder``).
         decoder_names: dotted submodule paths that form the decoder / head (trained by ``decoder``).
         pad_multiple: inputs are padded (reflect) to a multiple of this and the logits cropped back.
+
+    Every instance has an :class:`Origin` (``model.origin``), filled by ``create_model``, ``apply_strategy`` and
+    ``load_adapter``; ``model.sac_name``, ``sac_base``, ``sac_weights_info``, ``sac_strategy``, ``sac_adapter``,
+    ``sac_threshold`` and ``sac_data_init`` are its fields under their older names.
     """
 
     encoder_names: tuple[str, ...] = ()

@@ -8,6 +8,7 @@ registry entry) or a path to a user-supplied checkpoint. Builders verify what th
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,15 +118,16 @@ def create_model(
 
 
 _LOADED = False
+_FAMILIES = ("smp_models", "hed", "deepcrack", "crackformer", "sam")
 
 
 def _ensure_loaded() -> None:
-    """Import every family module once so their ``@register_model`` decorators run."""
+    """Import every family module once so their ``@register_model`` decorators run. On first use rather than
+    with ``sac.models``: the families import timm, smp, torchvision and segment-anything (seconds), which code
+    that needs only the contract (``SegmentationModel``, norms) should not pay."""
     global _LOADED
     if _LOADED:
         return
     _LOADED = True
-    import importlib
-
-    for mod in ("smp_models", "hed", "deepcrack", "crackformer", "sam"):
+    for mod in _FAMILIES:
         importlib.import_module(f"sac.models.{mod}")

@@ -33,7 +33,7 @@ from sac.errors import AdapterError
 from sac.files import atomic_path
 from sac.models import SegmentationModel, create_model
 from sac.tuning.bn_policy import batch_stat_layers
-from sac.tuning.registry import apply_strategy, bn_policy
+from sac.tuning.registry import apply_strategy, strategy_bn_policy
 
 FORMAT = "sac-adapter/1"
 
@@ -45,7 +45,7 @@ def adapter_state(model: SegmentationModel) -> dict[str, torch.Tensor]:
     if model.origin.data_init:  # set from data when training started (SegmentationModel.data_init): not in the base
         own = model.state_dict(keep_vars=True)
         out.update({n: own[n].detach() for n in model.origin.data_init})
-    for mname, m in batch_stat_layers(model, bn_policy(model)):
+    for mname, m in batch_stat_layers(model, strategy_bn_policy(model)):
         for bname, b in m.named_buffers(recurse=False):
             if b is not None:
                 out[f"{mname}.{bname}" if mname else bname] = b.detach()

@@ -109,7 +109,7 @@ def apply_strategy(model: SegmentationModel, name: str) -> SegmentationModel:
     return model
 
 
-def bn_policy(model: nn.Module) -> BnPolicy:
+def strategy_bn_policy(model: nn.Module) -> BnPolicy:
     """The BatchNorm policy of the strategy applied to ``model`` (``full``'s when none was: as built, every
     parameter trains). ``model`` may also be a wrapper that forwards attributes (``torch.compile``), hence the
     lookup by name."""
@@ -117,15 +117,21 @@ def bn_policy(model: nn.Module) -> BnPolicy:
 
 
 def train_mode(model: nn.Module, mode: bool = True) -> nn.Module:
-    """Switch a tuned model between training (``True``) and evaluation (``False``) the way its strategy wants: the
-    one way to set its modes, also to come back after an evaluation. ``model.train()`` would put every BatchNorm
-    in training mode; here those that keep their statistics under the strategy (:func:`~sac.tuning.bn_policy.
-    follows_batch_stats`) stay in eval mode. ``train_mode(model, False)`` is ``model.eval()``. Returns the model.
+    """Switch a tuned model between training (``True``) and evaluation (``False``) the way its strategy wants.
+
+    The one way to set a tuned model's modes, also to come back to training after an evaluation:
+    ``model.train()`` would put every BatchNorm in training mode, while here those that keep their statistics
+    under the strategy's :class:`BnPolicy` (:func:`~sac.tuning.bn_policy.follows_batch_stats`) stay in eval
+    mode. ``train_mode(model, False)`` is ``model.eval()``.
+
+    Arguments:
+        model: a model after :func:`apply_strategy` (none applied: every BatchNorm follows the batch).
+        mode: training (``True``) or evaluation (``False``).
     """
     model.train(mode)
     if not mode:
         return model
-    policy = bn_policy(model)
+    policy = strategy_bn_policy(model)
     for m in model.modules():
         if is_batchnorm(m) and not follows_batch_stats(m, policy):
             m.eval()
@@ -134,10 +140,10 @@ def train_mode(model: nn.Module, mode: bool = True) -> nn.Module:
 
 def bn_stats_update(model: nn.Module) -> bool:
     """True if training under the model's strategy changes any BatchNorm running statistics."""
-    return any(True for _ in batch_stat_layers(model, bn_policy(model)))
+    return any(True for _ in batch_stat_layers(model, strategy_bn_policy(model)))
 
 
 __all__ = [
-    "BnPolicy", "StrategyInfo", "apply_strategy", "bn_policy", "bn_stats_update", "list_strategies",
-    "register_strategy", "strategies_for", "strategy_applies", "strategy_info", "train_mode",
+    "BnPolicy", "StrategyInfo", "apply_strategy", "bn_stats_update", "list_strategies",
+    "register_strategy", "strategies_for", "strategy_applies", "strategy_bn_policy", "strategy_info", "train_mode",
 ]
