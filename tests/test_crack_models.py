@@ -17,8 +17,8 @@ from scipy.stats import rankdata
 
 from sac.errors import StrategyError, WeightsError
 from sac.models import count_parameters, create_model, model_info
+from sac.models.checkpoints import KNOWN_WEIGHTS, find_known_weights
 from sac.models.hed import HED_LAYERS, VGG16_CONVS, hed_preprocess, hed_vgg16_state, load_hed_h5
-from sac.models.weights import KNOWN_WEIGHTS, find_known_weights
 from sac.tuning import apply_strategy
 
 CRACK_MODELS = ("hed", "deepcrack_zou", "deepcrack_liu", "crackformer")

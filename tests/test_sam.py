@@ -31,7 +31,7 @@ from sac.tuning import (
     strategy_info,
     train_mode,
 )
-from sac.tuning.lora import LORA_VARIANTS
+from sac.tuning.strategies.lora import LORA_VARIANTS
 
 LORA = {name: (kind, n, r) for name, kind, n, r, *_ in LORA_VARIANTS}
 LORA_EXACT = {"lora_mlp2_last1_r8": 30_720, "lora_mlp2_last1_r16": 61_440, "lora_qkv_last2_r8": 49_152,

@@ -9,10 +9,10 @@ import torchvision
 from safetensors.torch import save_file
 
 from sac.errors import WeightsError
-from sac.models import SegmentationModel, count_parameters, create_model, model_info, norm_kinds
+from sac.models import SegmentationModel, checkpoints, count_parameters, create_model, model_info, norm_kinds
 from sac.models import smp_models as sm
+from sac.models.checkpoints import KNOWN_WEIGHTS, find_known_weights
 from sac.models.profile import count_flops, model_summary
-from sac.models.weights import KNOWN_WEIGHTS, find_known_weights
 
 NBT = "num_batches_tracked"
 
@@ -174,7 +174,7 @@ def test_full_sac_state_dict_round_trip_and_wrong_model(tmp_path):
 
 @pytest.fixture
 def no_user_weights(tmp_path, monkeypatch):
-    monkeypatch.setattr(sm, "weights_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(checkpoints, "weights_dirs", lambda: [tmp_path])
     return tmp_path
 
 

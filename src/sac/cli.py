@@ -22,39 +22,11 @@ def _print_json(obj: Any) -> None:
 
 # ----------------------------------------------------------------------------------------------- models
 def cmd_models(args: argparse.Namespace) -> int:
-    from sac.models import count_parameters, create_model, list_models, model_info, norm_kinds
-    from sac.tuning import apply_strategy, list_strategies, strategy_applies
+    from sac.tuning import parameter_table
 
     if args.paper:
         return _paper_table(args)
-    names = args.model or list_models()
-    strategies = args.strategy or list_strategies()
-    rows = []
-    for name in names:
-        info = model_info(name)
-        base = create_model(name, weights=None, **({"input_size": args.size} if info.family == "sam" else {}))
-        state = {k: v.clone() for k, v in base.state_dict().items()}
-        kinds = "+".join(norm_kinds(base)) or "-"
-        flops = None
-        if args.flops:
-            from sac.models.profile import count_flops
-
-            gf = count_flops(base, size=args.size)
-            flops = {"gflops": gf, "gmacs": gf / 2}
-        for s in strategies:
-            if strategy_applies(base, s):
-                continue
-            m = create_model(name, weights=None, **({"input_size": args.size} if info.family == "sam" else {}))
-            m.load_state_dict(state)
-            m = apply_strategy(m, s)
-            c = count_parameters(m)
-            row = {"model": name, "strategy": s, "total_params": c["total"], "trainable_params": c["trainable"],
-                   "norm_params": c["norm"], "trainable_pct": 100.0 * c["trainable"] / c["total"],
-                   "norm_kinds": kinds, "pretrained": info.pretrained or "none",
-                   "default_available": info.default_available}
-            if flops is not None:
-                row.update(flops)
-            rows.append(row)
+    rows = parameter_table(args.model, args.strategy, size=args.size, flops=args.flops)
     if args.json:
         _print_json(rows)
         return 0

@@ -37,13 +37,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sac.models.base import SideOutputModel
+from sac.models.checkpoints import load_sac_state
 from sac.models.hed import (
     HED_MEANS_BGR,
     HED_SOURCE,
-    SideOutputModel,
     default_hed_file,
     load_hed_h5,
-    load_sac_state,
     upsample_to,
 )
 from sac.models.registry import register_model
@@ -300,7 +300,7 @@ def build_crackformer(weights: str | Path | None = None, drop: float = 0.3) -> C
         path, sha = default_hed_file()
         arrays = load_hed_h5(path)
         model.load_hed_stem(torch.from_numpy(arrays["conv1_1.weight"]), torch.from_numpy(arrays["conv1_1.bias"]))
-        model.sac_weights_info = {"sha256": sha, "source": f"{HED_SOURCE}, conv1_1 only (stem conv)"}
+        model.origin.weights_info = {"sha256": sha, "source": f"{HED_SOURCE}, conv1_1 only (stem conv)"}
     elif weights is not None:
         load_sac_state(model, Path(weights), "crackformer")
     return model

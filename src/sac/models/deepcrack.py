@@ -31,17 +31,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sac.models.base import batchnorm_input_stats
+from sac.models.base import SideOutputModel, batchnorm_input_stats
+from sac.models.checkpoints import load_sac_state
 from sac.models.hed import (
     HED_SOURCE,
     VGG16_STAGE_CHANNELS,
     VGG16_STAGES,
-    SideOutputModel,
     VGG16Trunk,
     default_hed_file,
     hed_preprocess,
     load_hed_h5,
-    load_sac_state,
+    load_hed_sides,
     upsample_to,
 )
 from sac.models.registry import register_model
@@ -139,6 +139,7 @@ class DeepCrackLiu(SideOutputModel):
     encoder_names = ("encoder",)
     decoder_names = ("sides", "fuse")
     pad_multiple = 1  # HED-style: ceil-mode pooling, side maps resized to the input size
+    hed_init: bool = False  # the builder loaded HED's weights: data_init makes the BatchNorms identities
 
     def __init__(self) -> None:
         super().__init__()
@@ -159,7 +160,7 @@ class DeepCrackLiu(SideOutputModel):
         channel statistics of HED's activations on training images, γ = √(var + eps) and β = mean makes
         BN(x) = x in eval mode and ≈ x in training mode, so training starts from HED's edge detector.
         A random-initialised model is left as it is."""
-        if not getattr(self, "sac_hed_init", False):
+        if not self.hed_init:
             return []
         bns = [(n, m) for n, m in self.named_modules() if isinstance(m, nn.BatchNorm2d)]
         for _, m in bns:  # identity in eval mode before the pass: fresh statistics 0 / 1
@@ -193,14 +194,9 @@ def _hed_encoder_init(model: SideOutputModel, *, with_sides: bool) -> None:
     arrays = load_hed_h5(path)
     model.encoder.load_vgg16({k: torch.from_numpy(v) for k, v in arrays.items()})
     if with_sides:
-        with torch.no_grad():
-            for i, conv in enumerate(model.sides, start=1):
-                conv.weight.copy_(torch.from_numpy(arrays[f"dsn{i}.weight"]))
-                conv.bias.copy_(torch.from_numpy(arrays[f"dsn{i}.bias"]))
-            model.fuse.weight.copy_(torch.from_numpy(arrays["fuse.weight"]))
-            model.fuse.bias.copy_(torch.from_numpy(arrays["fuse.bias"]))
+        load_hed_sides(model.sides, model.fuse, arrays)
     what = "VGG16 encoder + side outputs + fusion" if with_sides else "VGG16 encoder"
-    model.sac_weights_info = {"sha256": sha, "source": f"{HED_SOURCE}, {what}"}
+    model.origin.weights_info = {"sha256": sha, "source": f"{HED_SOURCE}, {what}"}
 
 
 @register_model(
@@ -231,7 +227,7 @@ def build_deepcrack_liu(weights: str | Path | None = None) -> DeepCrackLiu:
     model = DeepCrackLiu()
     if weights == "default":
         _hed_encoder_init(model, with_sides=True)
-        model.sac_hed_init = True  # training starts with data_init: BN as the identity on HED's activations
+        model.hed_init = True  # training starts with data_init: BN as the identity on HED's activations
     elif weights is not None:
         load_sac_state(model, Path(weights), "deepcrack_liu")
     return model

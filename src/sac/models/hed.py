@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from sac.errors import WeightsError
-from sac.models.base import SegmentationModel
+from sac.models.base import SideOutputModel
+from sac.models.checkpoints import file_sha256, find_known_weights, load_sac_state, set_weights_info
 from sac.models.registry import register_model
-from sac.models.weights import check_state_dict, file_sha256, find_known_weights, load_torch_checkpoint
 
 #: Caffe HED means, in BGR order, on the 0…255 scale.
 HED_MEANS_BGR = (104.00699, 116.66877, 122.67892)
@@ -73,9 +73,30 @@ def load_hed_h5(path: str | Path) -> dict[str, np.ndarray]:
     Raises:
         WeightsError: naming the file and the problem (not HDF5, a layer missing, duplicated or mis-shaped).
     """
-    import h5py
-
     path = Path(path)
+    found = _h5_layers(path)
+    out: dict[str, np.ndarray] = {}
+    for ours, (label, shape) in HED_LAYERS.items():
+        if label not in found:
+            raise WeightsError(path, f"HED layer {label!r} ({ours}) is missing")
+        if len(found[label]) != 1:
+            raise WeightsError(path, f"HED layer {label!r} ({ours}) occurs {len(found[label])} times")
+        kernel, bias = found[label][0]
+        keras_shape = (shape[2], shape[3], shape[1], shape[0])
+        if kernel.shape != keras_shape or bias.shape != (shape[0],):
+            raise WeightsError(path, f"HED layer {label!r} ({ours}) has kernel {kernel.shape} and bias "
+                                     f"{bias.shape}; expected {keras_shape} and ({shape[0]},)")
+        if not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
+            raise WeightsError(path, f"HED layer {label!r} ({ours}) holds NaN or infinite values")
+        out[f"{ours}.weight"] = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))
+        out[f"{ours}.bias"] = bias
+    return out
+
+
+def _h5_layers(path: Path) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Keras layer name → the (kernel, bias) pairs stored under it (a Keras ``.weights.h5`` file)."""
+    import h5py  # only to read this file; h5py is not needed to build or run the models
+
     if not path.is_file():
         raise WeightsError(path, "not a file" if path.exists() else "file does not exist")
     try:
@@ -101,22 +122,7 @@ def load_hed_h5(path: str | Path) -> dict[str, np.ndarray]:
                                                     np.asarray(g["1"][()], dtype=np.float32)))
         except (OSError, KeyError, TypeError, ValueError) as e:
             raise WeightsError(path, f"unreadable HDF5 content ({e})") from None
-    out: dict[str, np.ndarray] = {}
-    for ours, (label, shape) in HED_LAYERS.items():
-        if label not in found:
-            raise WeightsError(path, f"HED layer {label!r} ({ours}) is missing")
-        if len(found[label]) != 1:
-            raise WeightsError(path, f"HED layer {label!r} ({ours}) occurs {len(found[label])} times")
-        kernel, bias = found[label][0]
-        keras_shape = (shape[2], shape[3], shape[1], shape[0])
-        if kernel.shape != keras_shape or bias.shape != (shape[0],):
-            raise WeightsError(path, f"HED layer {label!r} ({ours}) has kernel {kernel.shape} and bias "
-                                     f"{bias.shape}; expected {keras_shape} and ({shape[0]},)")
-        if not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
-            raise WeightsError(path, f"HED layer {label!r} ({ours}) holds NaN or infinite values")
-        out[f"{ours}.weight"] = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))
-        out[f"{ours}.bias"] = bias
-    return out
+    return found
 
 
 def hed_vgg16_state(path: str | Path) -> dict[str, torch.Tensor]:
@@ -195,34 +201,6 @@ def upsample_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-class SideOutputModel(SegmentationModel):
-    """A :class:`SegmentationModel` with deeply supervised side outputs.
-
-    Subclasses implement :meth:`forward_all` (preprocessed, padded batch → fused logits and the list of
-    side logits, all at the padded input size). :meth:`forward_sides` runs it on RGB input with the same
-    preprocessing, padding and cropping as :meth:`forward`, for trainers that supervise the sides.
-    """
-
-    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:  # pragma: no cover
-        raise NotImplementedError
-
-    def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_all(x)[0]
-
-    def forward_sides(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``(fused, [side1, …, side5])`` logits, each ``B×1×H×W`` at the input size."""
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"{type(self).__name__} expects a B×3×H×W RGB batch, got shape {tuple(x.shape)}")
-        h, w = x.shape[-2:]
-        m = self.pad_multiple
-        ph, pw = (-h) % m, (-w) % m
-        x = self.preprocess(x)
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="reflect" if (ph < h and pw < w) else "replicate")
-        fused, sides = self.forward_all(x)
-        return fused[..., :h, :w], [s[..., :h, :w] for s in sides]
-
-
 class HED(SideOutputModel):
     """Holistically-nested edge detection: VGG16, a 1×1 conv (no activation) on the last conv of each
     stage, side logits resized to the input size (bilinear, half-pixel) and a 1×1 conv fusing them."""
@@ -245,25 +223,20 @@ class HED(SideOutputModel):
         sides = [upsample_to(conv(f), size) for conv, f in zip(self.dsn, self.encoder(x), strict=True)]
         return self.fuse(torch.cat(sides, 1)), sides
 
-    @torch.no_grad()
     def load_hed(self, arrays: dict[str, np.ndarray]) -> None:
         """Copy every tensor of :func:`load_hed_h5` into the model."""
         self.encoder.load_vgg16({k: torch.from_numpy(v) for k, v in arrays.items()})
-        for i, conv in enumerate(self.dsn, start=1):
-            conv.weight.copy_(torch.from_numpy(arrays[f"dsn{i}.weight"]))
-            conv.bias.copy_(torch.from_numpy(arrays[f"dsn{i}.bias"]))
-        self.fuse.weight.copy_(torch.from_numpy(arrays["fuse.weight"]))
-        self.fuse.bias.copy_(torch.from_numpy(arrays["fuse.bias"]))
+        load_hed_sides(self.dsn, self.fuse, arrays)
 
 
-def load_sac_state(model: nn.Module, path: Path, what: str) -> None:
-    """Load a full SAC state dict (``.pth``/``.pt``/``.safetensors``) into ``model``, checking every key
-    and shape first; sets ``model.sac_weights_info``. Raises WeightsError naming the file."""
-    state = load_torch_checkpoint(path)
-    expected = {k: v.shape for k, v in model.state_dict().items()}
-    check_state_dict(path, state, expected, what=what)
-    model.load_state_dict(state)
-    model.sac_weights_info = {"sha256": file_sha256(path), "source": str(path)}
+@torch.no_grad()
+def load_hed_sides(sides: nn.ModuleList, fuse: nn.Conv2d, arrays: dict[str, np.ndarray]) -> None:
+    """Copy HED's five 1×1 side-output convs (``dsn1``…``dsn5``) and its fusion conv (:func:`load_hed_h5`)."""
+    for i, conv in enumerate(sides, start=1):
+        conv.weight.copy_(torch.from_numpy(arrays[f"dsn{i}.weight"]))
+        conv.bias.copy_(torch.from_numpy(arrays[f"dsn{i}.bias"]))
+    fuse.weight.copy_(torch.from_numpy(arrays["fuse.weight"]))
+    fuse.bias.copy_(torch.from_numpy(arrays["fuse.bias"]))
 
 
 @register_model(
@@ -279,12 +252,12 @@ def build_hed(weights: str | Path | None = None) -> HED:
     if weights == "default":
         path, sha = default_hed_file()
         model.load_hed(load_hed_h5(path))
-        model.sac_weights_info = {"sha256": sha, "source": HED_SOURCE}
+        model.origin.weights_info = {"sha256": sha, "source": HED_SOURCE}
     elif weights is not None:
         path = Path(weights)
         if path.suffix == ".h5":
             model.load_hed(load_hed_h5(path))
-            model.sac_weights_info = {"sha256": file_sha256(path), "source": f"HED weights file {path}"}
+            set_weights_info(model, path, f"HED weights file {path}")
         else:
             load_sac_state(model, path, "HED")
     return model

@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from sac.models.norms import count_parameters, norm_kinds
+from sac.models.registry import create_model, model_info
 
 
 def count_flops(model: nn.Module, size: int = 256) -> float:
@@ -59,8 +60,6 @@ def model_summary(name: str, size: int = 256, *, flops: bool = True, **kwargs: A
     (None when ``flops=False``) and the paper's Table 3 row (``paper``, None if it has none).
     ``kwargs`` go to the model builder.
     """
-    from sac.models.registry import create_model, model_info
-
     info = model_info(name)
     model = create_model(name, weights=None, **kwargs)
     counts = count_parameters(model)

@@ -8,8 +8,9 @@ registry entry) or a path to a user-supplied checkpoint. Builders verify what th
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,6 @@ class ModelInfo:
     default_available: bool = False
     paper: dict[str, Any] | None = None
     input_size: int = 256
-    tags: tuple[str, ...] = field(default_factory=tuple)
 
 
 _MODELS: dict[str, ModelInfo] = {}
@@ -59,7 +59,6 @@ def register_model(
     default_available: bool = False,
     paper: dict[str, Any] | None = None,
     input_size: int = 256,
-    tags: tuple[str, ...] = (),
 ) -> Callable[[Builder], Builder]:
     """Decorator registering ``builder`` under ``name``."""
 
@@ -67,7 +66,7 @@ def register_model(
         if name in _MODELS:
             raise RuntimeError(f"model {name!r} registered twice")
         _MODELS[name] = ModelInfo(name, builder, family, description, pretrained, default_available,
-                                  paper, input_size, tuple(tags))
+                                  paper, input_size)
         return builder
 
     return deco
@@ -108,26 +107,27 @@ def create_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
         model = info.builder(weights, **kwargs)
-    model.sac_name = name
-    model.sac_base = {
+    model.origin.name = name
+    model.origin.base = {
         "weights": None if weights is None else str(weights),
         "init_seed": init_seed,
         "kwargs": {k: v for k, v in kwargs.items() if isinstance(v, (int, float, str, bool))},
+        **(model.origin.weights_info or {}),
     }
-    model.sac_base.update(getattr(model, "sac_weights_info", {}) or {})
     return model
 
 
 _LOADED = False
+_FAMILIES = ("smp_models", "hed", "deepcrack", "crackformer", "sam")
 
 
 def _ensure_loaded() -> None:
-    """Import every family module once so their ``@register_model`` decorators run."""
+    """Import every family module once so their ``@register_model`` decorators run. On first use rather than
+    with ``sac.models``: the families import timm, smp, torchvision and segment-anything (seconds), which code
+    that needs only the contract (``SegmentationModel``, norms) should not pay."""
     global _LOADED
     if _LOADED:
         return
     _LOADED = True
-    import importlib
-
-    for mod in ("smp_models", "hed", "deepcrack", "crackformer", "sam"):
+    for mod in _FAMILIES:
         importlib.import_module(f"sac.models.{mod}")

@@ -1,11 +1,12 @@
-"""Tuning strategies (one registry) and adapter files.
+"""Tuning strategies (one registry), the BatchNorm-statistics policy, adapter files and parameter tables.
 
-Importing the package registers the built-in strategies (``strategies``: none / full / decoder / norm /
-norm_frozen_stats; ``lora``: the SAM LoRA variants and CrackSAM), as timm's model modules register themselves.
+Importing the package registers the built-in strategies (:mod:`sac.tuning.strategies`), as timm's model modules
+register themselves.
 """
 
-from sac.tuning import lora, strategies  # noqa: F401  (registration)
+from sac.tuning import strategies  # noqa: F401  (registration)
 from sac.tuning.adapter import load_adapter, read_adapter_metadata, save_adapter, set_adapter_threshold
+from sac.tuning.bn_policy import BnPolicy
 from sac.tuning.registry import (
     StrategyInfo,
     apply_strategy,
@@ -17,9 +18,10 @@ from sac.tuning.registry import (
     strategy_info,
     train_mode,
 )
+from sac.tuning.table import parameter_table
 
 __all__ = [
-    "StrategyInfo", "apply_strategy", "bn_stats_update", "list_strategies",
-    "load_adapter", "read_adapter_metadata", "register_strategy",
+    "BnPolicy", "StrategyInfo", "apply_strategy", "bn_stats_update", "list_strategies",
+    "load_adapter", "parameter_table", "read_adapter_metadata", "register_strategy",
     "save_adapter", "set_adapter_threshold", "strategies_for", "strategy_applies", "strategy_info", "train_mode",
 ]

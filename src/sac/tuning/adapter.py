@@ -27,36 +27,32 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
-from torch import nn
+from safetensors.torch import load_file, save_file
 
-from sac.errors import AdapterError, WeightsError
+from sac.errors import AdapterError
 from sac.files import atomic_path
-from sac.models.norms import is_batchnorm
-from sac.tuning.registry import apply_strategy, bn_stats_update, strategy_info
+from sac.models import SegmentationModel, create_model
+from sac.tuning.bn_policy import batch_stat_layers
+from sac.tuning.registry import apply_strategy, strategy_bn_policy
 
 FORMAT = "sac-adapter/1"
 
 
-def adapter_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Tensors of ``model`` the strategy changes: trainable parameters, and the running statistics
-    of BatchNorm layers that update under the strategy."""
+def adapter_state(model: SegmentationModel) -> dict[str, torch.Tensor]:
+    """Tensors of ``model`` the strategy changes: trainable parameters, the tensors ``data_init`` set, and the
+    running statistics of the BatchNorm layers that follow batch statistics under the strategy."""
     out = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
-    data_init = getattr(model, "sac_data_init", None)
-    if data_init:  # set from data when training started (SegmentationModel.data_init): not in the base
+    if model.origin.data_init:  # set from data when training started (SegmentationModel.data_init): not in the base
         own = model.state_dict(keep_vars=True)
-        out.update({n: own[n].detach() for n in data_init})
-    if bn_stats_update(model):
-        policy = strategy_info(getattr(model, "sac_strategy", "full")).frozen_bn
-        for mname, m in model.named_modules():
-            if is_batchnorm(m) and (policy == "none" or any(p.requires_grad for p in m.parameters(recurse=False))):
-                for bname, b in m.named_buffers(recurse=False):
-                    if b is not None:
-                        out[f"{mname}.{bname}" if mname else bname] = b.detach()
+        out.update({n: own[n].detach() for n in model.origin.data_init})
+    for mname, m in batch_stat_layers(model, strategy_bn_policy(model)):
+        for bname, b in m.named_buffers(recurse=False):
+            if b is not None:
+                out[f"{mname}.{bname}" if mname else bname] = b.detach()
     return out
 
 
-def frozen_fingerprint(model: nn.Module, exclude: set[str]) -> str:
+def frozen_fingerprint(model: SegmentationModel, exclude: set[str]) -> str:
     """sha256 over every state tensor not in ``exclude`` (name, dtype, shape, bytes), in name order."""
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
@@ -69,13 +65,14 @@ def frozen_fingerprint(model: nn.Module, exclude: set[str]) -> str:
     return h.hexdigest()
 
 
-def save_adapter(model: nn.Module, path: str | Path, *, config: dict | None = None,
+def save_adapter(model: SegmentationModel, path: str | Path, *, config: dict | None = None,
                  metrics: dict | None = None, dtype: torch.dtype | None = None,
                  threshold: float | None = None, threshold_source: str | None = None) -> Path:
     """Write the adapter of a tuned model (atomically). ``dtype`` optionally casts floating tensors
     (e.g. ``torch.float16`` for a full-model adapter); ``threshold`` stores the probability threshold the
     model should be used at (see the module docstring)."""
-    if not hasattr(model, "sac_name") or not hasattr(model, "sac_strategy"):
+    origin = model.origin
+    if origin.name is None or origin.strategy is None:
         raise ValueError("save_adapter needs a model from create_model + apply_strategy")
     state = adapter_state(model)
     tensors = {}
@@ -84,11 +81,11 @@ def save_adapter(model: nn.Module, path: str | Path, *, config: dict | None = No
         if dtype is not None and v.is_floating_point():
             v = v.to(dtype)
         tensors[k] = v.clone()
-    base = model.sac_base
+    base = origin.base
     meta = {
         "format": FORMAT,
-        "model": model.sac_name,
-        "strategy": model.sac_strategy,
+        "model": origin.name,
+        "strategy": origin.strategy,
         "base_weights": base.get("weights") or "",
         "base_sha256": base.get("sha256") or "",
         "init_seed": str(base.get("init_seed", 0)),
@@ -118,8 +115,6 @@ def _check_threshold(value: Any, where: str | Path) -> float:
 
 def set_adapter_threshold(path: str | Path, threshold: float | None, source: str = "") -> Path:
     """Rewrite an adapter file with ``threshold`` in its metadata (``None`` removes it); tensors unchanged."""
-    from safetensors.torch import load_file
-
     path = Path(path)
     read_adapter_metadata(path)  # a SAC adapter, or an AdapterError naming the file
     raw = {k: v for k, v in _raw_metadata(path).items() if k not in ("threshold", "threshold_source")}
@@ -157,36 +152,50 @@ def read_adapter_metadata(path: str | Path) -> dict[str, Any]:
 
 
 def load_adapter(path: str | Path, weights: str | Path | None = "from-metadata",
-                 map_location: str = "cpu") -> nn.Module:
+                 map_location: str = "cpu") -> SegmentationModel:
     """Rebuild ``base + adapter``: create the base model named in the metadata, apply the strategy,
     load the adapter tensors, and check the base is the one the adapter was trained on.
 
     Arguments:
+        path: the adapter file.
         weights: base weights to use; by default what the metadata records (``"default"``, random, or
             the file name — a user-supplied file must then be given here explicitly).
+        map_location: device the model is moved to.
     """
-    from safetensors.torch import load_file
-
-    from sac.models import create_model
-
     path = Path(path)
     meta = read_adapter_metadata(path)
+    model = apply_strategy(_base_model(path, meta, weights), meta["strategy"])
+    tensors = load_file(str(path), device="cpu")
+    _load_into(path, meta, model, tensors)
+    extra = set(tensors) - set(adapter_state(model))
+    if extra:  # data-initialised tensors stay part of the adapter when it is saved again
+        model.origin.data_init = sorted(extra)
+    model.origin.adapter = {**meta, "path": str(path)}
+    if meta["threshold"] is not None:
+        model.origin.threshold = meta["threshold"]
+    return model.to(map_location)
+
+
+def _base_model(path: Path, meta: dict[str, Any], weights: str | Path | None) -> SegmentationModel:
+    """The base model the adapter names, built on ``weights`` (``"from-metadata"``: those it records), with the
+    sha256 of its weights checked against the one recorded."""
     if weights == "from-metadata":
         w = meta["base_weights"] or None
         if w not in (None, "default") and not Path(w).is_file():
             raise AdapterError(path, f"was trained on base weights {w!r}, which are not found; "
                                      "pass the base checkpoint explicitly (--weights)")
         weights = w
-    try:
-        model = create_model(meta["model"], weights=weights, init_seed=meta["init_seed"], **meta["model_kwargs"])
-    except WeightsError:
-        raise
-    base_sha = model.sac_base.get("sha256") or ""
+    model = create_model(meta["model"], weights=weights, init_seed=meta["init_seed"], **meta["model_kwargs"])
+    base_sha = model.origin.base.get("sha256") or ""
     if meta["base_sha256"] and base_sha and base_sha != meta["base_sha256"]:
         raise AdapterError(path, f"base weights mismatch: adapter expects sha256 {meta['base_sha256'][:16]}…, "
                                  f"got {base_sha[:16]}…")
-    model = apply_strategy(model, meta["strategy"])
-    tensors = load_file(str(path), device="cpu")
+    return model
+
+
+def _load_into(path: Path, meta: dict[str, Any], model: SegmentationModel, tensors: dict[str, torch.Tensor]) -> None:
+    """Copy the adapter's tensors into the tuned base after checking that they fit it and that every other
+    tensor is the one the adapter was trained with (``frozen_sha256``)."""
     own = model.state_dict()
     unknown = [k for k in tensors if k not in own]
     bad = [k for k in tensors if k in own and own[k].shape != tensors[k].shape]
@@ -194,17 +203,9 @@ def load_adapter(path: str | Path, weights: str | Path | None = "from-metadata",
         raise AdapterError(path, f"does not fit model {meta['model']!r} with strategy {meta['strategy']!r}: "
                                  f"{len(unknown)} unknown tensors (e.g. {unknown[:2]}), {len(bad)} shape mismatches "
                                  f"(e.g. {bad[:2]})")
-    fp = frozen_fingerprint(model, set(tensors))
-    if fp != meta["frozen_sha256"]:
+    if frozen_fingerprint(model, set(tensors)) != meta["frozen_sha256"]:
         raise AdapterError(path, "base model mismatch: the frozen weights differ from those the adapter was "
                                  "trained on (another checkpoint, seed or library version)")
     with torch.no_grad():
         for k, v in tensors.items():
             own[k].copy_(v.to(own[k].dtype))
-    extra = set(tensors) - set(adapter_state(model))
-    if extra:  # data-initialised tensors stay part of the adapter when it is saved again
-        model.sac_data_init = sorted(extra)
-    model.sac_adapter = {**meta, "path": str(path)}
-    if meta["threshold"] is not None:
-        model.sac_threshold = meta["threshold"]
-    return model.to(map_location)

@@ -3,7 +3,9 @@
 A strategy function takes a :class:`~sac.models.SegmentationModel`, may inject modules (LoRA,
 adapters), sets ``requires_grad`` on every parameter, and returns the model. It knows models only
 through the public contract: their norm layers (found by type), their ``encoder``/``decoder`` parts,
-and — for transformer-specific strategies — ``model.transformer_blocks()``.
+and — for transformer-specific strategies — ``model.lora_targets()``. A strategy also declares which
+BatchNorm statistics follow the batch while it trains (:class:`~sac.tuning.bn_policy.BnPolicy`); a tuned
+model is switched between training and evaluation with :func:`train_mode`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from typing import Any
 from torch import nn
 
 from sac.errors import ConfigError, StrategyError
+from sac.models import SegmentationModel
 from sac.models.norms import is_batchnorm
+from sac.tuning.bn_policy import BnPolicy, batch_stat_layers, follows_batch_stats
 
-StrategyFn = Callable[[nn.Module], nn.Module]
-Check = Callable[[nn.Module], "str | None"]
+StrategyFn = Callable[[SegmentationModel], SegmentationModel]
+Check = Callable[[SegmentationModel], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,8 @@ class StrategyInfo:
         fn: ``fn(model) -> model``; sets requires_grad, may add modules.
         description: one line for ``sac models``.
         check: ``check(model) -> None | reason`` — a reason means the strategy does not apply.
-        frozen_bn: keep BatchNorm running statistics fixed during training (BN layers in eval mode).
-            ``"frozen_only"`` freezes the statistics of BN layers whose affine parameters do not train
-            (the default everywhere), ``"all"`` freezes every BN layer, ``"none"`` updates every BN.
+        frozen_bn: which BatchNorm layers keep their running statistics fixed during training (they stay in eval
+            mode): see :class:`BnPolicy`.
         paper: the paper's Table 5 row (``params``, ``pct``, ``label``) where it has one.
     """
 
@@ -40,7 +43,7 @@ class StrategyInfo:
     fn: StrategyFn
     description: str
     check: Check | None = None
-    frozen_bn: str = "frozen_only"
+    frozen_bn: BnPolicy = BnPolicy.FROZEN_ONLY
     paper: dict[str, Any] | None = None
 
 
@@ -52,13 +55,15 @@ def register_strategy(
     *,
     description: str,
     check: Check | None = None,
-    frozen_bn: str = "frozen_only",
+    frozen_bn: BnPolicy | str = BnPolicy.FROZEN_ONLY,
     paper: dict[str, Any] | None = None,
 ) -> Callable[[StrategyFn], StrategyFn]:
+    """Decorator registering ``fn`` as strategy ``name`` (the arguments are those of :class:`StrategyInfo`)."""
+
     def deco(fn: StrategyFn) -> StrategyFn:
         if name in _STRATEGIES:
             raise RuntimeError(f"strategy {name!r} registered twice")
-        _STRATEGIES[name] = StrategyInfo(name, fn, description, check, frozen_bn, paper)
+        _STRATEGIES[name] = StrategyInfo(name, fn, description, check, BnPolicy(frozen_bn), paper)
         return fn
 
     return deco
@@ -80,17 +85,17 @@ def strategy_info(name: str) -> StrategyInfo:
     return _STRATEGIES[name]
 
 
-def strategy_applies(model: nn.Module, name: str) -> str | None:
+def strategy_applies(model: SegmentationModel, name: str) -> str | None:
     """``None`` if ``name`` applies to ``model``, else the reason it does not."""
     info = strategy_info(name)
     return info.check(model) if info.check else None
 
 
-def strategies_for(model: nn.Module) -> list[str]:
+def strategies_for(model: SegmentationModel) -> list[str]:
     return [s for s in list_strategies() if strategy_applies(model, s) is None]
 
 
-def apply_strategy(model: nn.Module, name: str) -> nn.Module:
+def apply_strategy(model: SegmentationModel, name: str) -> SegmentationModel:
     """Mark what trains in ``model`` according to strategy ``name`` (may add modules). Returns the model.
 
     Raises StrategyError (with the reason) when the strategy does not apply to this model.
@@ -98,38 +103,47 @@ def apply_strategy(model: nn.Module, name: str) -> nn.Module:
     info = strategy_info(name)
     reason = info.check(model) if info.check else None
     if reason:
-        raise StrategyError(getattr(model, "sac_name", type(model).__name__), f"strategy {name!r}: {reason}")
+        raise StrategyError(model.origin.name or type(model).__name__, f"strategy {name!r}: {reason}")
     model = info.fn(model)
-    model.sac_strategy = name
+    model.origin.strategy = name
     return model
 
 
+def strategy_bn_policy(model: nn.Module) -> BnPolicy:
+    """The BatchNorm policy of the strategy applied to ``model`` (``full``'s when none was: as built, every
+    parameter trains). ``model`` may also be a wrapper that forwards attributes (``torch.compile``), hence the
+    lookup by name."""
+    return strategy_info(getattr(model, "sac_strategy", None) or "full").frozen_bn
+
+
 def train_mode(model: nn.Module, mode: bool = True) -> nn.Module:
-    """``model.train(mode)``, then put BatchNorm layers whose statistics the strategy keeps fixed
-    back in eval mode. The engine calls this instead of ``model.train()``."""
+    """Switch a tuned model between training (``True``) and evaluation (``False``) the way its strategy wants.
+
+    The one way to set a tuned model's modes, also to come back to training after an evaluation:
+    ``model.train()`` would put every BatchNorm in training mode, while here those that keep their statistics
+    under the strategy's :class:`BnPolicy` (:func:`~sac.tuning.bn_policy.follows_batch_stats`) stay in eval
+    mode. ``train_mode(model, False)`` is ``model.eval()``.
+
+    Arguments:
+        model: a model after :func:`apply_strategy` (none applied: every BatchNorm follows the batch).
+        mode: training (``True``) or evaluation (``False``).
+    """
     model.train(mode)
     if not mode:
         return model
-    policy = strategy_info(getattr(model, "sac_strategy", "full")).frozen_bn
+    policy = strategy_bn_policy(model)
     for m in model.modules():
-        if is_batchnorm(m) and (policy == "all" or (policy == "frozen_only" and not _affine_trains(m))):
+        if is_batchnorm(m) and not follows_batch_stats(m, policy):
             m.eval()
     return model
 
 
-def _affine_trains(m: nn.Module) -> bool:
-    return any(p.requires_grad for p in m.parameters(recurse=False))
-
-
 def bn_stats_update(model: nn.Module) -> bool:
     """True if training under the model's strategy changes any BatchNorm running statistics."""
-    policy = strategy_info(getattr(model, "sac_strategy", "full")).frozen_bn
-    if policy == "all":
-        return False
-    return any(is_batchnorm(m) and (policy == "none" or _affine_trains(m)) for m in model.modules())
+    return any(True for _ in batch_stat_layers(model, strategy_bn_policy(model)))
 
 
 __all__ = [
-    "StrategyInfo", "apply_strategy", "bn_stats_update", "list_strategies",
-    "register_strategy", "strategies_for", "strategy_applies", "strategy_info", "train_mode",
+    "BnPolicy", "StrategyInfo", "apply_strategy", "bn_stats_update", "list_strategies",
+    "register_strategy", "strategies_for", "strategy_applies", "strategy_bn_policy", "strategy_info", "train_mode",
 ]
