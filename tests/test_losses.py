@@ -10,12 +10,12 @@ import torch
 from sac.errors import ConfigError
 from sac.losses import (
     LOSS_FAMILIES,
-    PAPER_CONFIGS,
     SegmentationLoss,
     bce_loss,
     build_loss,
     dice_loss,
 )
+from sac.study.grids import PAPER_CONFIGS
 
 # 2×2 hand case: logits [[0, ln 3], [-ln 3, 0]] -> p = [[1/2, 3/4], [1/4, 1/2]], target [[1, 1], [0, 0]]
 # BCE per pixel: -ln(1/2), -ln(3/4), -ln(1 - 1/4), -ln(1 - 1/2) -> mean = (ln 2 + ln 4/3) / 2 = ln(8/3) / 2

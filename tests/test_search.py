@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from sac.errors import ConfigError
-from sac.losses import PAPER_CONFIGS
+from sac.study.grids import PAPER_CONFIGS
+from sac.study.scale import Scale
 from sac.study.search import plan_trials, run_search, search_grid
 
 
@@ -132,7 +133,7 @@ def test_tpe_trains_distinct_combinations_reproducibly(tmp_path):
 def test_search_real_trials_then_resume_trains_nothing(tmp_path, data_root):
     base = {"data.train": "shared:CFD@train", "data.val": "shared:CFD@val", "device": "cpu",
             "checkpoint_every_steps": 1000}
-    kw = dict(n_trials=2, epochs=1, size=64, limit_train=8, limit_val=4, out=tmp_path, progress=False)
+    kw = dict(n_trials=2, epochs=1, scale=Scale(size=64, limit_train=8, limit_val=4), out=tmp_path, progress=False)
     res = run_search(3, base, **kw)
     assert len(res.trials) == 2
     for t in res.trials:

@@ -12,6 +12,7 @@ from PIL import Image
 
 from sac.cli import main
 from sac.errors import ConfigError
+from sac.study.scale import Scale
 from sac.study.suite import load_suite, run_suite
 
 PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper"
@@ -109,7 +110,7 @@ def test_shipped_paper_suites_load_and_resolve(tmp_path):
     lr = suites["sam_vit_t_lr"]
     assert lr.test is None and len({r.strategy for r in lr.runs}) >= 6
     # scale options resolve without running anything; --weights none makes every run random-init
-    res = run_suite(PAPER / "ablation.yaml", out=tmp_path, weights="none", size=64, epochs=1, dry_run=True,
+    res = run_suite(PAPER / "ablation.yaml", out=tmp_path, scale=Scale(weights="none", size=64, epochs=1), dry_run=True,
                     strategies=["norm", "none"])
     assert [r["status"] for r in res.runs] == ["planned", "planned"]
     for r in res.runs:
@@ -171,7 +172,7 @@ def test_tiny_suite_end_to_end_then_report(tmp_path, data_root):
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     # other training settings in the same folder are refused
     with pytest.raises(ConfigError, match="other settings"):
-        run_suite(suite_file, out=out, epochs=2, strategies=["full"], progress=False)
+        run_suite(suite_file, out=out, scale=Scale(epochs=2), strategies=["full"], progress=False)
 
     assert main(["report", str(out), "--rows", "3"]) == 0
     html_path = out / "report" / "report.html"

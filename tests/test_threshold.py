@@ -15,6 +15,7 @@ from sac.data import samples_from
 from sac.engine import calibrate_threshold, evaluate, load_model, model_threshold, predict
 from sac.errors import AdapterError, ConfigError
 from sac.models import create_model
+from sac.study.scale import Scale
 from sac.study.suite import load_suite, run_suite
 from sac.tuning import (
     apply_strategy,
@@ -98,7 +99,7 @@ def test_adapter_runs_in_a_suite(tmp_path, data_root):
     f.write_text(yaml.safe_dump(suite))
     s = load_suite(f)
     assert s.runs[0].model == "unet_effnet_lite0" and s.runs[0].strategy == "decoder"
-    res = run_suite(f, out=tmp_path / "runs", progress=False, device="cpu")
+    res = run_suite(f, out=tmp_path / "runs", progress=False, scale=Scale(device="cpu"))
     rec = res.runs[0]
     assert rec["status"] == "done" and rec["imported"] and rec["test_f1"] is not None
     run_dir = tmp_path / "runs" / rec["name"]

@@ -7,7 +7,7 @@ from sac.engine.loading import DEFAULT_ADAPTER, describe_model, load_model, mode
 from sac.engine.predict import predict
 from sac.engine.run_dir import RunDir, RunStatus, RunSummary
 from sac.engine.runtime import resolve_device
-from sac.engine.trainer import Trainer, build_datasets, build_model, train
+from sac.engine.trainer import DatasetCache, Trainer, build_datasets, build_model, train
 
-__all__ = ["DEFAULT_ADAPTER", "RunDir", "RunStatus", "RunSummary", "TrainConfig", "Trainer", "build_datasets", "build_model", "calibrate_threshold", "describe_model", "evaluate", "load_config",
+__all__ = ["DEFAULT_ADAPTER", "DatasetCache", "RunDir", "RunStatus", "RunSummary", "TrainConfig", "Trainer", "build_datasets", "build_model", "calibrate_threshold", "describe_model", "evaluate", "load_config",
            "load_model", "model_threshold", "predict", "resolve_device", "results_table", "train"]

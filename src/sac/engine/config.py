@@ -68,6 +68,17 @@ _CHOICES = {
 _POSITIVE = {"data.size", "optim.batch_size", "optim.epochs", "val_every", "checkpoint_every_steps"}
 
 
+NO_WEIGHTS = frozenset({"none", "null", "random", ""})
+
+
+def parse_weights(value: Any) -> str | None:
+    """The one reading of a ``weights`` setting: ``None`` (random initialisation) for None / "none" / "null" /
+    "random" / "", else the string ("default" or a checkpoint path)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in NO_WEIGHTS):
+        return None
+    return str(value)
+
+
 def _coerce(value: Any, typ: Any, where: str) -> Any:
     origin = getattr(typ, "__origin__", None)
     args = getattr(typ, "__args__", ())
@@ -121,7 +132,9 @@ def _build(cls: type, raw: dict[str, Any], prefix: str, source: str) -> Any:
     for name, value in raw.items():
         typ = hints[name]
         key = prefix + name
-        if dataclasses.is_dataclass(typ):
+        if key == "weights":
+            kwargs[name] = parse_weights(value)
+        elif dataclasses.is_dataclass(typ):
             if not isinstance(value, dict):
                 raise ConfigError(source, f"{key}: expected a mapping")
             kwargs[name] = _build(typ, value, key + ".", source)

@@ -55,20 +55,28 @@ class RunSummary:
     total_params: int
     trainable_params: int
     norm_params: int
-    epochs_done: int = 0
-    global_step: int = 0
-    best_val_f1: float = -1.0
-    best_epoch: int = -1
+    epochs_done: int | None = 0
+    global_step: int | None = 0
+    best_val_f1: float | None = -1.0  # None: never validated (untrained or imported)
+    best_epoch: int | None = -1
     seconds_per_epoch: float | None = None
-    train_images: int = 0
-    val_images: int = 0
+    train_images: int | None = 0
+    val_images: int | None = 0
     device: str = "cpu"
     world_size: int = 1
     completed: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    trained: bool = True  # False: the model as it is (strategy none) or an adapter trained elsewhere
+    imported_from: str | None = None  # the adapter file of an imported run
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The ``summary.json`` object (``trained`` / ``imported_from`` only where they say something)."""
+        d = asdict(self)
+        if d["trained"]:
+            del d["trained"]
+        if d["imported_from"] is None:
+            del d["imported_from"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSummary:
@@ -87,6 +95,8 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 class RunDir:
     """The files of one run folder (nothing is created until written)."""
+
+    read_json = staticmethod(read_json)
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import random
 import sys
@@ -52,7 +53,7 @@ from sac.metrics import SegmentationMetrics
 from sac.models import count_parameters, create_model
 from sac.tuning import apply_strategy, save_adapter, train_mode
 
-__all__ = ["TrainState", "Trainer", "build_datasets", "build_model", "cosine_lambda", "train", "validate"]
+__all__ = ["DatasetCache", "TrainState", "Trainer", "build_datasets", "build_model", "cosine_lambda", "train", "validate"]
 
 
 def _seed_step(seed: int, epoch: int, step: int) -> int:
@@ -78,6 +79,22 @@ def build_datasets(cfg: TrainConfig) -> tuple[CrackDataset, CrackDataset]:
     val_s = seeded_subset(samples_from(cfg.data.val), cfg.data.limit_val, cfg.seed)
     common = dict(size=cfg.data.size, mask_resize=cfg.data.mask_resize, cache_dir=cfg.data.cache_dir)
     return CrackDataset(train_s, augment=cfg.data.augment, **common), CrackDataset(val_s, augment=False, **common)
+
+
+class DatasetCache:
+    """The datasets of the last configuration asked for: the runs of a study that share their data settings
+    (suites, searches) decode the photos once."""
+
+    def __init__(self) -> None:
+        self._key: str | None = None
+        self._value: tuple[CrackDataset, CrackDataset] | None = None
+
+    def get(self, cfg: TrainConfig) -> tuple[CrackDataset, CrackDataset]:
+        key = json.dumps(cfg.to_dict()["data"], sort_keys=True) + f"|{cfg.seed}"
+        if key != self._key or self._value is None:
+            self._key, self._value = None, None  # release the old decode before the new one
+            self._value, self._key = build_datasets(cfg), key
+        return self._value
 
 
 def build_model(cfg: TrainConfig) -> nn.Module:

@@ -35,6 +35,8 @@ class ModelInfo:
         default_available: True when ``weights="default"`` needs no user-supplied file.
         paper: the paper's Table 3 row for this model, if any (``params``, ``norm_pct``, ``flops_g``, ``name``).
         input_size: native training/inference size (square).
+        size_kwarg: the builder argument that builds the model for another input size (SAM: ``input_size``,
+            its position embedding and prompt grid follow it), or None when any size runs as it is.
     """
 
     name: str
@@ -45,6 +47,11 @@ class ModelInfo:
     default_available: bool = False
     paper: dict[str, Any] | None = None
     input_size: int = 256
+    size_kwarg: str | None = None
+
+    def size_kwargs(self, size: int) -> dict[str, int]:
+        """Builder keyword arguments for a model that will run at ``size`` px ({} for most models)."""
+        return {self.size_kwarg: int(size)} if self.size_kwarg else {}
 
 
 _MODELS: dict[str, ModelInfo] = {}
@@ -59,6 +66,7 @@ def register_model(
     default_available: bool = False,
     paper: dict[str, Any] | None = None,
     input_size: int = 256,
+    size_kwarg: str | None = None,
 ) -> Callable[[Builder], Builder]:
     """Decorator registering ``builder`` under ``name``."""
 
@@ -66,7 +74,7 @@ def register_model(
         if name in _MODELS:
             raise RuntimeError(f"model {name!r} registered twice")
         _MODELS[name] = ModelInfo(name, builder, family, description, pretrained, default_available,
-                                  paper, input_size)
+                                  paper, input_size, size_kwarg)
         return builder
 
     return deco

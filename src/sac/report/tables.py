@@ -9,7 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from sac.errors import ConfigError
+from sac.losses import LOSS_FAMILIES
+from sac.models import model_info
 from sac.report.collect import RunData, SearchData
+from sac.study.fewshot import summarise
+from sac.study.search import TRIAL_HEADER, trial_rows
 
 __all__ = ["Table", "ablation_tables", "few_shot_tables", "fmt_params", "models_table", "overview_table",
            "scale_statement", "search_tables", "test_tables", "zero_shot_tables"]
@@ -287,8 +292,6 @@ def zero_shot_tables(runs: list[RunData], suites: dict[str, dict[str, Any]]) -> 
 
 def models_table(runs: list[RunData]) -> Table:
     """Which weights each run started from (random initialisation is marked)."""
-    from sac.errors import ConfigError
-    from sac.models import model_info
 
     rows = []
     seen = set()
@@ -312,7 +315,6 @@ def models_table(runs: list[RunData]) -> Table:
 def search_tables(searches: list[SearchData]) -> list[Table]:
     """Table 4 layout from ``sac search`` folders (validation F1; the paper also lists test F1 / IoU of
     the retrained winner, which a search alone does not produce)."""
-    from sac.losses import LOSS_FAMILIES
 
     tables = []
     for s in searches:
@@ -341,15 +343,10 @@ def search_tables(searches: list[SearchData]) -> list[Table]:
                             header=["Config.", "Loss", "λ", "Learning Rate", "Batch", "val F1", "val IoU",
                                     "paper val F1", "trials (done / planned)"],
                             rows=rows, bold=_bold_best(rows, [5]), caption=caption))
-        trials = sorted(s.trials, key=lambda t: -1.0 if t.get("val_f1") is None else t["val_f1"], reverse=True)
-        trows = [[str(rank), str(int(t["config"])), str(t["loss"]),
-                  DASH if t.get("lambda") is None else f"{t['lambda']:g}", f"{t['lr']:g}", str(int(t["batch_size"])),
-                  _num(t.get("val_f1"), 4), _num(t.get("val_iou"), 4), _num(t.get("seconds"), 0)]
-                 for rank, t in enumerate(trials, 1)]
+        trows = trial_rows(s.trials)
         if trows:
             tables.append(Table(id=f"trials-{s.dir.name}", title="Search trials, ranked by validation F1",
-                                header=["rank", "config", "loss", "λ", "lr", "batch", "val F1", "val IoU",
-                                        "seconds"], rows=trows, bold=_bold_best(trows, [6]),
+                                header=list(TRIAL_HEADER), rows=trows, bold=_bold_best(trows, [6]),
                                 caption=[f"Every finished trial of {s.dir} (trials.csv); the chosen configuration "
                                          "is rank 1."]))
     return tables
@@ -359,7 +356,6 @@ def few_shot_tables(rows: list[dict[str, Any]]) -> list[Table]:
     """The few-shot experiment (``sac.study.fewshot``): per target, F1 (mean ± std over draws) against k for each
     strategy, then the cost of each strategy (trainable parameters, seconds per adaptation, adapter KB); and the
     recipe search on the targets' validation photos, if it ran."""
-    from sac.study.fewshot import summarise
 
     out: list[Table] = []
     main = summarise(rows, "main")

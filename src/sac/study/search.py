@@ -1,6 +1,6 @@
 """Hyperparameter search of the paper's Table 2 (results in the layout of Table 4).
 
-Each of the three configurations of Table 2 (:data:`sac.losses.PAPER_CONFIGS`) is a finite grid
+Each of the three configurations of Table 2 (:data:`sac.study.grids.PAPER_CONFIGS`) is a finite grid
 loss spec × learning rate × batch size. The paper evaluates a random ``fraction`` of each grid
 (20 %, 20 %, 5 %), trains every sampled combination for 4 epochs (SAM ViT-B, ``norm`` tuning) and
 keeps the one with the best validation F1. :func:`run_search` does the same at any scale:
@@ -38,15 +38,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from sac.engine import DatasetCache, TrainConfig, load_config, train
 from sac.engine.config import flatten_config
 from sac.errors import ConfigError
+from sac.files import atomic_write_json, atomic_write_text
+from sac.losses import LOSS_FAMILIES, build_loss
+from sac.study.grids import PAPER_CONFIGS, PaperConfig
+from sac.study.scale import Scale
 
-__all__ = ["DEFAULT_MODEL", "PAPER_MODEL", "SAMPLERS", "SearchResult", "plan_trials", "run_search", "search_grid"]
+__all__ = ["SAMPLERS", "SearchResult", "plan_trials", "run_search", "search_grid", "trial_rows"]
 
-PAPER_MODEL = "sam_vit_b"  # the paper searches on SAM ViT-B with norm tuning (needs the user's SAM checkpoint)
-DEFAULT_MODEL = "unet_effnet_lite0"  # a model with real pretrained weights on every installation
 SAMPLERS = ("random", "tpe")
-_UNSET: Any = object()
 _MAX_DUPLICATES = 50  # consecutive TPE duplicates before a seeded unseen combination is enqueued
 
 Combo = tuple[str, float, int]  # (loss spec, learning rate, batch size)
@@ -72,9 +80,7 @@ class SearchResult:
 
 
 # ------------------------------------------------------------------------------------------- the grid
-def _paper_config(config: int):
-    from sac.losses import PAPER_CONFIGS
-
+def _paper_config(config: int) -> PaperConfig:
     if isinstance(config, bool) or config not in PAPER_CONFIGS:
         raise ConfigError("config", f"unknown search configuration {config!r}; Table 2 has "
                                     f"{', '.join(str(k) for k in PAPER_CONFIGS)}")
@@ -114,14 +120,10 @@ def plan_trials(config: int, fraction: float | None = None, seed: int = 0,
 
 
 def _lambda(spec: str) -> float | None:
-    from sac.losses import build_loss
-
     return build_loss(spec).lam
 
 
 def _family(spec: str) -> str:
-    from sac.losses import build_loss
-
     return build_loss(spec).family
 
 
@@ -133,8 +135,6 @@ def _run_name(combo: Combo) -> str:
 # ------------------------------------------------------------------------------------------ configs
 def _base_config(base_cfg: Any) -> dict[str, Any]:
     """Dotted overrides of the base training config (a TrainConfig, a mapping, a YAML path or None)."""
-    from sac.engine.config import TrainConfig, load_config
-
     if base_cfg is None:
         return flatten_config(load_config(None).to_dict())
     if isinstance(base_cfg, TrainConfig):
@@ -150,9 +150,7 @@ def _base_config(base_cfg: Any) -> dict[str, Any]:
 _TRIAL_KEYS = ("loss", "optim.lr", "optim.batch_size", "out")
 
 
-def _trial_config(base: dict[str, Any], combo: Combo, out: Path):
-    from sac.engine.config import load_config
-
+def _trial_config(base: dict[str, Any], combo: Combo, out: Path) -> TrainConfig:
     loss, lr, bs = combo
     return load_config(None, {**base, "loss": loss, "optim.lr": lr, "optim.batch_size": bs, "out": str(out)})
 
@@ -165,16 +163,10 @@ def _settings(base: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- objective
 def _train_objective(progress: bool) -> Objective:
     """Train the trial's config (resuming its checkpoint if any); datasets decoded once per search."""
-    from sac.engine import build_datasets, train
+    cache = DatasetCache()
 
-    cache: dict[str, Any] = {}
-
-    def objective(cfg) -> dict[str, Any]:
-        key = json.dumps(cfg.to_dict()["data"], sort_keys=True) + f"|{cfg.seed}"
-        if key not in cache:
-            cache.clear()
-            cache[key] = build_datasets(cfg)
-        summary = train(cfg, resume=True, progress=progress, datasets=cache[key])
+    def objective(cfg: TrainConfig) -> dict[str, Any]:
+        summary = train(cfg, resume=True, progress=progress, datasets=cache.get(cfg))
         if not summary["completed"]:
             raise RuntimeError(f"{cfg.out}: training did not complete")
         best = next((r for r in summary["history"] if r.get("epoch") == summary["best_epoch"]), {})
@@ -199,38 +191,53 @@ def run_search(
     sampler: str = "random",
     model: str | None = None,
     strategy: str | None = None,
-    weights: Any = _UNSET,
-    size: int | None = None,
-    limit_train: int | None = None,
-    limit_val: int | None = None,
-    device: str | None = None,
+    scale: Scale | None = None,
     progress: bool = True,
     objective: Objective | None = None,
 ) -> SearchResult:
     """Run (or resume) the random search of Table 2 for one or several configurations.
 
     Arguments:
-        config: 1, 2, 3 or a list of them (Table 2 rows, grids from ``sac.losses.PAPER_CONFIGS``).
+        config: 1, 2, 3 or a list of them (Table 2 rows, grids from :data:`sac.study.grids.PAPER_CONFIGS`).
         base_cfg: the training settings every trial shares (a ``TrainConfig``, a mapping of dotted
             overrides, a YAML path, or ``None`` for the defaults); loss, lr, batch size, epochs and
             the output folder are set per trial.
         fraction: share of each grid to train (default: the paper's 20 % / 20 % / 5 %);
             ``ceil(fraction · N)`` distinct combinations. ``n_trials`` sets the number directly.
-        epochs: epochs per trial (paper: 4).
+        epochs: epochs per trial (paper: 4; beats ``scale.epochs``).
         seed: seeds the sampled combinations and every trial's training.
         sampler: ``"random"`` (without replacement, the paper's) or ``"tpe"``.
-        model, strategy, weights, size, limit_train, limit_val, device: scale options overriding
-            ``base_cfg`` (paper: ``sam_vit_b`` + ``norm`` at 256 px on the full data; the default
-            model here is ``unet_effnet_lite0`` since it has real pretrained weights).
+        model, strategy: what is searched on (paper: ``sam_vit_b`` + ``norm``, which needs the user's SAM
+            checkpoint; default: the base config's, i.e. ``unet_effnet_lite0``, real pretrained weights everywhere).
+        scale: size, data subsets, weights and device of every trial (:class:`~sac.study.scale.Scale`).
         objective: ``objective(TrainConfig) -> {"val_f1", "val_iou", ...}`` replacing training
             (for tests); default: train with :func:`sac.engine.train` and read its best val F1.
 
     Returns the ranked trials; writes ``out/trials.csv``, ``out/trials.md``, ``out/best.json``.
     """
-    import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+    configs = _check_arguments(config, sampler, epochs)
+    base = _base_config(base_cfg)
+    base.update({k: v for k, v in (("model", model), ("strategy", strategy)) if v is not None})
+    base.update({**(scale or Scale()).train_overrides(), "optim.epochs": epochs, "seed": seed})
+    out = Path(out)
+    _trial_config(base, search_grid(configs[0])[0], out / "check")  # validate once, before any study exists
+    out.mkdir(parents=True, exist_ok=True)
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = JournalStorage(JournalFileBackend(str(out / "study.journal")))
+    obj = objective or _train_objective(progress)
+    result = SearchResult(out=out)
+    meta = {"sampler": sampler, "seed": seed, "epochs": epochs, "settings": _settings(base)}
+    outputs = _Outputs(result, storage, configs, base, meta, fraction, n_trials)
+    try:
+        for c in configs:
+            _search_config(c, base, out, storage, obj, meta, fraction, n_trials, progress, outputs.write)
+    finally:
+        outputs.write()
+    return result
+
+
+def _check_arguments(config: int | Sequence[int], sampler: str, epochs: Any) -> list[int]:
     configs = [config] if isinstance(config, int) and not isinstance(config, bool) else list(config)
     if not configs:
         raise ConfigError("config", "no search configuration given")
@@ -242,48 +249,14 @@ def run_search(
         raise ConfigError("sampler", f"{sampler!r} is not one of {', '.join(SAMPLERS)}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError("epochs", f"must be a positive integer, got {epochs!r}")
-    base = _base_config(base_cfg)
-    scale = {"model": model, "strategy": strategy, "data.size": size, "data.limit_train": limit_train,
-             "data.limit_val": limit_val, "device": device}
-    base.update({k: v for k, v in scale.items() if v is not None})
-    if weights is not _UNSET:
-        base["weights"] = None if weights in (None, "none") else weights
-    base.update({"optim.epochs": epochs, "seed": seed})
-    out = Path(out)
-    _trial_config(base, search_grid(configs[0])[0], out / "check")  # validate once, before any study exists
-    out.mkdir(parents=True, exist_ok=True)
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = JournalStorage(JournalFileBackend(str(out / "study.journal")))
-    obj = objective or _train_objective(progress)
-    result = SearchResult(out=out)
-    meta = {"sampler": sampler, "seed": seed, "epochs": epochs, "settings": _settings(base)}
-    try:
-        for c in configs:
-            _search_config(c, base, out, storage, obj, meta, fraction, n_trials, progress,
-                           lambda: _write_outputs(result, storage, configs, base, meta, fraction, n_trials))
-    finally:
-        _write_outputs(result, storage, configs, base, meta, fraction, n_trials)
-    return result
+    return configs
 
 
-def _search_config(c: int, base: dict[str, Any], out: Path, storage, obj: Objective, meta: dict[str, Any],
-                   fraction: float | None, n_trials: int | None, progress: bool,
-                   written: Callable[[], None]) -> None:
-    import optuna
-    from optuna.distributions import CategoricalDistribution
-    from optuna.trial import TrialState
-
-    grid = search_grid(c)
-    pc = _paper_config(c)
-    dists = {"loss": CategoricalDistribution(list(pc.loss_specs())),
-             "lr": CategoricalDistribution(list(pc.learning_rates)),
-             "batch_size": CategoricalDistribution(list(pc.batch_sizes))}
+def _open_study(c: int, storage: Any, meta: dict[str, Any], out: Path) -> optuna.Study:
+    """The optuna study of configuration ``c`` (created, or resumed when its settings are the same)."""
     seed = meta["seed"]
-    if meta["sampler"] == "random":
-        sampler = optuna.samplers.RandomSampler(seed=seed)
-    else:
-        sampler = optuna.samplers.TPESampler(seed=seed)
+    sampler = optuna.samplers.RandomSampler(seed=seed) if meta["sampler"] == "random" \
+        else optuna.samplers.TPESampler(seed=seed)
     study = optuna.create_study(storage=storage, study_name=f"config{c}", direction="maximize",
                                 sampler=sampler, load_if_exists=True)
     stored = study.user_attrs.get("meta")
@@ -298,27 +271,67 @@ def _search_config(c: int, base: dict[str, Any], out: Path, storage, obj: Object
                      if s_old.get(k) != s_new.get(k)]
         raise ConfigError(out, f"holds a search of config {c} with other settings ({'; '.join(diff)}); "
                                "use another --out to start a new search")
+    return study
 
-    def combo_of(t) -> Combo | None:
-        p = t.params
-        if set(p) != {"loss", "lr", "batch_size"}:
-            return None
-        return (p["loss"], p["lr"], p["batch_size"])
 
+def _combo_of(t: Any) -> Combo | None:
+    p = t.params
+    if set(p) != {"loss", "lr", "batch_size"}:
+        return None
+    return (p["loss"], p["lr"], p["batch_size"])
+
+
+def _done_and_interrupted(study: optuna.Study) -> tuple[set[Combo | None], list[Combo]]:
+    """The combinations already trained, and those of trials left RUNNING (interrupted: one process per
+    folder), which are marked failed and retried first."""
     trials = study.get_trials(deepcopy=False)
-    done = {combo_of(t) for t in trials if t.state == TrialState.COMPLETE}
-    resume_first: list[Combo] = []
-    for t in trials:  # a trial left RUNNING was interrupted (one process per folder): retry it
+    done = {_combo_of(t) for t in trials if t.state == TrialState.COMPLETE}
+    retry: list[Combo] = []
+    for t in trials:
         if t.state == TrialState.RUNNING:
             study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-            cb = combo_of(t)
-            if cb is not None and cb not in done and cb not in resume_first:
-                resume_first.append(cb)
-    n_target = _n_trials(c, fraction, n_trials)
-    plan = plan_trials(c, fraction, seed, n_trials) if meta["sampler"] == "random" else None
-    rng = random.Random(f"sac-search-tpe:{c}:{seed}")
-    duplicates = 0
+            cb = _combo_of(t)
+            if cb is not None and cb not in done and cb not in retry:
+                retry.append(cb)
+    return done, retry
 
+
+def _run_trial(study: optuna.Study, trial: Any, combo: Combo, c: int, base: dict[str, Any], out: Path,
+               obj: Objective, progress: bool) -> None:
+    run_dir = out / f"config{c}" / _run_name(combo)
+    trial.set_user_attr("run", str(run_dir))
+    cfg = _trial_config(base, combo, run_dir)
+    if progress:
+        print(f"[search] config {c} trial {trial.number}: loss={combo[0]} lr={combo[1]:g} "
+              f"batch={combo[2]} → {run_dir}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        res = obj(cfg)
+    except BaseException as e:  # noqa: BLE001 — record the failure (also Ctrl-C), then stop
+        trial.set_user_attr("error", f"{type(e).__name__}: {e}")
+        study.tell(trial, state=TrialState.FAIL)
+        raise
+    for k, v in res.items():
+        if k != "val_f1":
+            trial.set_user_attr(k, v)
+    trial.set_user_attr("seconds", time.perf_counter() - t0)
+    study.tell(trial, float(res["val_f1"]))
+
+
+def _search_config(c: int, base: dict[str, Any], out: Path, storage: Any, obj: Objective, meta: dict[str, Any],
+                   fraction: float | None, n_trials: int | None, progress: bool,
+                   written: Callable[[], None]) -> None:
+    """Train the missing trials of configuration ``c`` (random: the seeded plan; TPE: until enough distinct)."""
+    pc = _paper_config(c)
+    dists = {"loss": CategoricalDistribution(list(pc.loss_specs())),
+             "lr": CategoricalDistribution(list(pc.learning_rates)),
+             "batch_size": CategoricalDistribution(list(pc.batch_sizes))}
+    study = _open_study(c, storage, meta, out)
+    done, resume_first = _done_and_interrupted(study)
+    n_target = _n_trials(c, fraction, n_trials)
+    plan = plan_trials(c, fraction, meta["seed"], n_trials) if meta["sampler"] == "random" else None
+    rng = random.Random(f"sac-search-tpe:{c}:{meta['seed']}")
+    duplicates = 0
     while True:
         if plan is not None:
             needed = [cb for cb in plan if cb not in done]
@@ -329,50 +342,30 @@ def _search_config(c: int, base: dict[str, Any], out: Path, storage, obj: Object
                 break
             needed = [cb for cb in resume_first if cb not in done]
         if needed and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            first = needed[0]
-            study.enqueue_trial({"loss": first[0], "lr": first[1], "batch_size": first[2]})
+            study.enqueue_trial({"loss": needed[0][0], "lr": needed[0][1], "batch_size": needed[0][2]})
         trial = study.ask(dists)
-        combo = combo_of(trial)
+        combo = _combo_of(trial)
         if combo in done or (plan is not None and combo not in plan):
             # a repeat (TPE), or a stale queued trial from an earlier run: record it, train nothing
             study.tell(trial, state=TrialState.PRUNED)
             duplicates += 1
             if plan is None and duplicates >= _MAX_DUPLICATES:
-                unseen = [cb for cb in grid if cb not in done]
+                unseen = [cb for cb in search_grid(c) if cb not in done]
                 resume_first.append(unseen[rng.randrange(len(unseen))])
                 duplicates = 0
             continue
         duplicates = 0
-        run_dir = out / f"config{c}" / _run_name(combo)
-        trial.set_user_attr("run", str(run_dir))
-        cfg = _trial_config(base, combo, run_dir)
-        if progress:
-            print(f"[search] config {c} trial {trial.number}: loss={combo[0]} lr={combo[1]:g} "
-                  f"batch={combo[2]} → {run_dir}", flush=True)
-        t0 = time.perf_counter()
-        try:
-            res = obj(cfg)
-        except BaseException as e:  # noqa: BLE001 — record the failure (also Ctrl-C), then stop
-            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
-            study.tell(trial, state=TrialState.FAIL)
-            raise
-        for k, v in res.items():
-            if k != "val_f1":
-                trial.set_user_attr(k, v)
-        trial.set_user_attr("seconds", time.perf_counter() - t0)
-        study.tell(trial, float(res["val_f1"]))
+        _run_trial(study, trial, combo, c, base, out, obj, progress)
         done.add(combo)
         written()
 
 
 # ------------------------------------------------------------------------------------------ outputs
 _COLUMNS = ("trial", "config", "loss", "lambda", "lr", "batch_size", "val_f1", "val_iou", "seconds", "run")
+_TRIAL_EXTRAS = {"train_images", "val_images", "device", "trainable_params", "total_params"}
 
 
-def _collect(storage, configs: list[int]) -> list[dict[str, Any]]:
-    import optuna
-    from optuna.trial import TrialState
-
+def _collect(storage: Any, configs: list[int]) -> list[dict[str, Any]]:
     rows = []
     names = {s.study_name for s in storage.get_all_studies()}
     for c in configs:
@@ -385,13 +378,13 @@ def _collect(storage, configs: list[int]) -> list[dict[str, Any]]:
                          "lr": t.params["lr"], "batch_size": t.params["batch_size"], "val_f1": t.value,
                          "val_iou": t.user_attrs.get("val_iou"), "seconds": t.user_attrs.get("seconds"),
                          "run": t.user_attrs.get("run"),
-                         **{k: v for k, v in t.user_attrs.items()
-                            if k in {"train_images", "val_images", "device", "trainable_params", "total_params"}}})
+                         **{k: v for k, v in t.user_attrs.items() if k in _TRIAL_EXTRAS}})
     rows.sort(key=lambda r: (-r["val_f1"], r["config"], r["trial"]))
     return rows
 
 
-def _fmt(v: Any, digits: int = 4) -> str:
+def fmt(v: Any, digits: int = 4) -> str:
+    """A table cell: '-' for None, small floats in %g, others with ``digits`` decimals."""
     if v is None:
         return "-"
     if isinstance(v, float):
@@ -403,70 +396,84 @@ def _lam(v: Any) -> str:
     return "-" if v is None else f"{v:g}"
 
 
-def _write_outputs(result: SearchResult, storage, configs: list[int], base: dict[str, Any], meta: dict[str, Any],
-                   fraction: float | None, n_trials: int | None) -> None:
-    from sac.files import atomic_write_json, atomic_write_text
-    from sac.losses import LOSS_FAMILIES
+TRIAL_HEADER = ["rank", "config", "loss", "λ", "lr", "batch", "val F1", "val IoU", "seconds"]
 
-    rows = _collect(storage, configs)
-    result.trials = rows
-    result.per_config = {}
-    for r in rows:  # rows are ranked, so the first of each config is its best
-        result.per_config.setdefault(r["config"], r)
-    result.best = rows[0] if rows else None
-    out = result.out
 
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(_COLUMNS), extrasaction="ignore")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(out / "trials.csv", buf.getvalue())
+def trial_rows(trials: list[dict[str, Any]]) -> list[list[str]]:
+    """The ranked trials table (columns :data:`TRIAL_HEADER`), the one rendering of a search's trials:
+    ``trials.md`` here and the report's trials table (:mod:`sac.report.tables`) use it."""
+    def num(v: Any) -> float | None:  # rows from trials.csv hold strings
+        return None if v in (None, "") else float(v)
 
-    first = rows[0] if rows else {}
-    lines = ["# Hyperparameter search (the paper's Table 2, results as Table 4)", ""]
-    lines.append(f"Scale: model **{base.get('model')}**, strategy **{base.get('strategy')}**, weights "
+    ranked = sorted(trials, key=lambda t: -1.0 if num(t.get("val_f1")) is None else num(t["val_f1"]), reverse=True)
+    return [[str(i), str(int(t["config"])), str(t["loss"]), _lam(num(t.get("lambda"))), f"{float(t['lr']):g}",
+             str(int(t["batch_size"])), fmt(num(t.get("val_f1"))), fmt(num(t.get("val_iou"))),
+             fmt(num(t.get("seconds")), 0)] for i, t in enumerate(ranked, 1)]
+
+
+class _Outputs:
+    """Writes ``trials.csv``, ``trials.md`` and ``best.json`` of a search (atomically, after every trial)."""
+
+    def __init__(self, result: SearchResult, storage: Any, configs: list[int], base: dict[str, Any],
+                 meta: dict[str, Any], fraction: float | None, n_trials: int | None):
+        self.result, self.storage, self.configs, self.base, self.meta = result, storage, configs, base, meta
+        self.fraction, self.n_trials = fraction, n_trials
+
+    def write(self) -> None:
+        rows = _collect(self.storage, self.configs)
+        r = self.result
+        r.trials, r.per_config = rows, {}
+        for row in rows:  # rows are ranked, so the first of each config is its best
+            r.per_config.setdefault(row["config"], row)
+        r.best = rows[0] if rows else None
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(_COLUMNS), extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        atomic_write_text(r.out / "trials.csv", buf.getvalue())
+        atomic_write_text(r.out / "trials.md", self._markdown(rows))
+        atomic_write_json(r.out / "best.json", self._best())
+
+    def _markdown(self, rows: list[dict[str, Any]]) -> str:
+        base, meta, first = self.base, self.meta, (rows[0] if rows else {})
+        lines = ["# Hyperparameter search (the paper's Table 2, results as Table 4)", "",
+                 f"Scale: model **{base.get('model')}**, strategy **{base.get('strategy')}**, weights "
                  f"{'random init' if base.get('weights') is None else base.get('weights')}, "
                  f"{meta['epochs']} epoch(s) per trial, {base.get('data.size')} px, "
                  f"train `{base.get('data.train')}` ({first.get('train_images', '?')} images), "
                  f"val `{base.get('data.val')}` ({first.get('val_images', '?')} images), "
                  f"device {first.get('device', '?')}; sampler {meta['sampler']}, seed {meta['seed']}. "
-                 f"Paper: SAM ViT-B, norm tuning, 4 epochs on OmniCrack30k (22,158 train / 13,277 val), 256 px.")
-    lines.append("")
-    lines.append("| config | loss | grid | trials (done / planned) | best λ | best lr | best batch | best val F1 "
-                 "| paper best (λ, lr, batch, val F1) |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
-    for c in configs:
-        pc = _paper_config(c)
-        b = result.per_config.get(c)
-        n_done = sum(1 for r in rows if r["config"] == c)
-        pb = pc.best
-        paper = (f"{pb.get('lambda', '-')}, {pb['lr']:g}, {pb['batch_size']}, {pb['val_f1']:.4f}")
-        lines.append(f"| {c} | {LOSS_FAMILIES[pc.family].formula} | {pc.grid_size()} | {n_done} / "
-                     f"{_n_trials(c, fraction, n_trials)} | {_lam(b and b['lambda'])} | "
-                     f"{_fmt(b['lr']) if b else '-'} | {_fmt(b and b['batch_size'])} | "
-                     f"{_fmt(b and b['val_f1'])} | {paper} |")
-    lines += ["", "## Trials, ranked by validation F1", ""]
-    lines.append("| rank | trial | config | loss | λ | lr | batch | val F1 | val IoU | seconds |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|")
-    for i, r in enumerate(rows, 1):
-        lines.append(f"| {i} | {r['trial']} | {r['config']} | {r['loss']} | {_lam(r['lambda'])} | {r['lr']:g} | "
-                     f"{r['batch_size']} | {_fmt(r['val_f1'])} | {_fmt(r['val_iou'])} | {_fmt(r['seconds'], 1)} |")
-    notes = [f"- config {c}: {_paper_config(c).note}" for c in configs if _paper_config(c).note]
-    if notes:
-        lines += ["", "Notes on the paper's grids:", *notes]
-    atomic_write_text(out / "trials.md", "\n".join(lines) + "\n")
+                 f"Paper: SAM ViT-B, norm tuning, 4 epochs on OmniCrack30k (22,158 train / 13,277 val), 256 px.", "",
+                 "| config | loss | grid | trials (done / planned) | best λ | best lr | best batch | best val F1 "
+                 "| paper best (λ, lr, batch, val F1) |", "|---|---|---|---|---|---|---|---|---|"]
+        for c in self.configs:
+            pc, b, pb = _paper_config(c), self.result.per_config.get(c), _paper_config(c).best
+            n_done = sum(1 for r in rows if r["config"] == c)
+            lines.append(f"| {c} | {LOSS_FAMILIES[pc.family].formula} | {pc.grid_size()} | {n_done} / "
+                         f"{_n_trials(c, self.fraction, self.n_trials)} | {_lam(b and b['lambda'])} | "
+                         f"{fmt(b['lr']) if b else '-'} | {fmt(b and b['batch_size'])} | {fmt(b and b['val_f1'])} | "
+                         f"{pb.get('lambda', '-')}, {pb['lr']:g}, {pb['batch_size']}, {pb['val_f1']:.4f} |")
+        lines += ["", "## Trials, ranked by validation F1", "", "| " + " | ".join(TRIAL_HEADER) + " |",
+                  "|" + "---|" * len(TRIAL_HEADER)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in trial_rows(rows)]
+        notes = [f"- config {c}: {_paper_config(c).note}" for c in self.configs if _paper_config(c).note]
+        if notes:
+            lines += ["", "Notes on the paper's grids:", *notes]
+        return "\n".join(lines) + "\n"
 
-    best = None
-    if result.best is not None:
-        b = result.best
-        best = {k: b[k] for k in ("config", "loss", "lambda", "lr", "batch_size", "val_f1", "val_iou", "run")}
-        best["family"] = _family(b["loss"])
-    atomic_write_json(out / "best.json", {
-        "best": best,
-        "per_config": {str(c): {k: r[k] for k in ("loss", "lambda", "lr", "batch_size", "val_f1", "val_iou",
-                                                  "trial", "run")}
-                       for c, r in sorted(result.per_config.items())},
-        "paper_best": {str(c): _paper_config(c).best for c in configs},
-        "planned": {str(c): _n_trials(c, fraction, n_trials) for c in configs},
-        "sampler": meta["sampler"], "seed": meta["seed"], "epochs": meta["epochs"], "settings": meta["settings"],
-    })
+    def _best(self) -> dict[str, Any]:
+        r, configs = self.result, self.configs
+        best = None
+        if r.best is not None:
+            best = {k: r.best[k] for k in ("config", "loss", "lambda", "lr", "batch_size", "val_f1", "val_iou", "run")}
+            best["family"] = _family(r.best["loss"])
+        return {
+            "best": best,
+            "per_config": {str(c): {k: row[k] for k in ("loss", "lambda", "lr", "batch_size", "val_f1", "val_iou",
+                                                        "trial", "run")}
+                           for c, row in sorted(r.per_config.items())},
+            "paper_best": {str(c): _paper_config(c).best for c in configs},
+            "planned": {str(c): _n_trials(c, self.fraction, self.n_trials) for c in configs},
+            "sampler": self.meta["sampler"], "seed": self.meta["seed"], "epochs": self.meta["epochs"],
+            "settings": self.meta["settings"],
+        }

@@ -35,7 +35,7 @@ def parameter_table(models: list[str] | None = None, strategies: list[str] | Non
     rows = []
     for name in models or list_models():
         info = model_info(name)
-        kwargs: dict[str, Any] = {"input_size": size} if info.family == "sam" else {}
+        kwargs: dict[str, Any] = info.size_kwargs(size)
         base = _weightless_model(name, kwargs)
         kinds = "+".join(norm_kinds(base)) or "-"
         cost = None

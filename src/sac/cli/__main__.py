@@ -1,0 +1,7 @@
+"""``python -m sac.cli``."""
+
+import sys
+
+from sac.cli import main
+
+sys.exit(main())

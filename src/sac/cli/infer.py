@@ -1,0 +1,137 @@
+"""``sac evaluate`` (metrics tables), ``sac predict`` (masks, overlays, measurements) and ``sac measure``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sac.cli.common import (
+    add_device,
+    add_mm_scale,
+    add_model,
+    add_output,
+    add_threshold,
+    mm_per_px,
+    print_json,
+)
+from sac.data import read_image, read_mask, samples_from
+from sac.engine import describe_model, evaluate, load_model, predict, results_table
+from sac.engine.predict import collect_images
+from sac.files import atomic_write_json, atomic_write_text
+from sac.measure import measure_mask, write_measurement
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model = load_model(args.model, weights=args.weights)
+    samples = [s for spec in args.data for s in samples_from(spec)]
+    if args.limit:
+        samples = samples[: args.limit]
+    res = evaluate(model, samples, protocol=args.protocol, inference=args.inference, size=args.size,
+                   batch_size=args.batch_size, device=args.device, fast=args.fast, progress=not args.quiet,
+                   tta=args.tta, threshold=args.threshold)
+    table = results_table(res)
+    if args.out:
+        atomic_write_json(Path(args.out) / "results.json", res)
+        atomic_write_text(Path(args.out) / "results.md", table)
+    if args.json:
+        payload = dict(res)
+        if len(res["datasets"]) == 1:  # a single folder: metrics at the top level
+            payload.update(res["overall"])
+        print_json(payload)
+    else:
+        print(table)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    collect_images(args.inputs)  # fail fast on bad inputs, before loading a model
+    model = load_model(args.model, weights=args.weights)
+    if not args.quiet:
+        print(f"model: {describe_model(model)}", file=sys.stderr)
+    rows = predict(model, args.inputs, args.out, mode=args.mode, tile=args.tile, overlap=args.overlap, tta=args.tta,
+                   batch_size=args.batch_size, threshold=args.threshold, device=args.device,
+                   measure=args.measure, mm_per_px=mm_per_px(args), min_area_px=args.min_area, save_prob=args.save_prob,
+                   progress=not args.quiet)
+    if args.json:
+        print_json(rows)
+    else:
+        print((Path(args.out) / "summary.md").read_text())
+        print(f"{len(rows)} photos → {args.out}/")
+    return 0
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    mask = read_mask(args.mask, threshold=args.threshold)
+    meas = measure_mask(mask, mm_per_px=mm_per_px(args), min_area_px=args.min_area, min_branch_px=args.min_branch)
+    if args.out:
+        write_measurement(meas, Path(args.out), Path(args.mask).stem, image=read_image(args.image) if args.image else None)
+    d = meas.to_dict()
+    if args.json:
+        print_json(d)
+        return 0
+    t = d["totals"]
+    print(f"{len(d['cracks'])} cracks, total length {t['total_length_px']:.1f} px, "
+          f"max width {t['width_max_px']:.1f} px, area share {t['crack_area_share']:.4f}")
+    for c in d["cracks"]:
+        mm = f"  ({c['length_mm']:.1f} mm, max {c['width_max_mm']:.2f} mm)" if "length_mm" in c else ""
+        print(f"  #{c['id']}: {c['type']:<12} length {c['length_px']:8.1f} px  width mean {c['width_mean_px']:.1f}"
+              f" max {c['width_max_px']:.1f} px{mm}")
+    return 0
+
+
+def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("evaluate", help="metrics tables on the shared collection or a folder")
+    add_model(e)
+    e.add_argument("--data", action="append", required=True,
+                   help="samples: a folder with images/+masks/, shared:CFD,DeepCrack@test, shared@zeroshot (repeatable)")
+    e.add_argument("--protocol", choices=["native", "paper"], default="native",
+                   help="native: metrics at each mask's own resolution; paper: at 256×256")
+    e.add_argument("--inference", choices=["resize", "tiled"], default="resize",
+                   help="resize each photo to --size, or tile it at native resolution")
+    e.add_argument("--size", type=int, default=256, help="the model's input size")
+    e.add_argument("--batch-size", type=int, default=8, help="photos (or tiles) per forward pass")
+    add_device(e)
+    e.add_argument("--limit", type=int, help="only the first N samples")
+    e.add_argument("--tta", action="store_true", help="average with horizontally and vertically flipped predictions")
+    e.add_argument("--fast", action="store_true", help="skip tolerance/skeleton metrics")
+    add_threshold(e, "binarisation threshold")
+    e.add_argument("--out", help="write results.json and results.md here")
+    add_output(e)
+    e.set_defaults(func=cmd_evaluate)
+
+
+def _predict_parser(sub: argparse._SubParsersAction) -> None:
+    pr = sub.add_parser("predict", help="segment photos: mask + overlay PNG per photo (and measurements)")
+    pr.add_argument("inputs", nargs="+", help="photos or folders")
+    add_model(pr)
+    pr.add_argument("--out", default="predictions", help="output folder")
+    pr.add_argument("--mode", choices=["auto", "tiled", "resize"], default="auto",
+                    help="auto: resize photos up to 512 px, tile larger ones")
+    pr.add_argument("--tile", type=int, default=256, help="tile size in px (the model's native size)")
+    pr.add_argument("--overlap", type=float, default=0.25, help="tile overlap, a fraction of --tile")
+    pr.add_argument("--tta", action="store_true", help="average with horizontally and vertically flipped predictions")
+    pr.add_argument("--batch-size", type=int, default=8, help="tiles per forward pass")
+    add_threshold(pr, "crack where probability >= this")
+    add_device(pr)
+    pr.add_argument("--measure", action="store_true", help="measure cracks (length, width, type) per photo")
+    add_mm_scale(pr)
+    pr.add_argument("--min-area", type=int, default=20, help="drop crack components under this many pixels")
+    pr.add_argument("--save-prob", action="store_true", help="also write the probability map (8-bit PNG)")
+    add_output(pr)
+    pr.set_defaults(func=cmd_predict)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _evaluate_parser(sub)
+    _predict_parser(sub)
+    me = sub.add_parser("measure", help="measure the cracks of a binary mask PNG")
+    me.add_argument("mask", help="binary mask (255 or 1 = crack)")
+    me.add_argument("--image", help="the photo, for the overlay")
+    add_mm_scale(me)
+    me.add_argument("--threshold", type=int, help="binarise a grey mask at this value")
+    me.add_argument("--min-area", type=int, default=20, help="drop crack components under this many pixels")
+    me.add_argument("--min-branch", type=int, default=10, help="prune skeleton spurs shorter than this (px)")
+    me.add_argument("--out", help="write CSV/JSON/GeoJSON (and overlay with --image) here")
+    add_output(me, quiet=False)
+    me.set_defaults(func=cmd_measure)
