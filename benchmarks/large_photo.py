@@ -84,7 +84,7 @@ def split_times(photo: Path, mode: str, overlap: float) -> dict[str, float]:
     """Seconds for model load, segmentation and measurement inside one process."""
     from sac.data import read_image
     from sac.engine import load_model
-    from sac.engine.tiling import predict_probability
+    from sac.engine.inference import predict_probability
     from sac.measure import measure_mask
 
     t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Any-size inference (sac.engine.tiling) with tiny deterministic fake models."""
+"""Any-size inference (sac.engine.inference) with tiny deterministic fake models."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from sac.engine.tiling import predict_probability, tile_starts, window_1d
+from sac.engine.inference import predict_probability, tile_starts, window_1d
 from sac.errors import ConfigError, DataError
 from sac.models import SegmentationModel
 
@@ -170,8 +170,8 @@ def test_cpu_and_gpu_agree():
 def test_channels_last_on_cpu_gives_the_same_probabilities_and_restores_the_model(monkeypatch):
     import contextlib
 
-    import sac.engine.tiling as tiling
-    from sac.engine.tiling import fast_layout
+    import sac.engine.inference as tiling
+    from sac.engine.inference import fast_layout
     from sac.models import create_model
 
     torch.manual_seed(0)

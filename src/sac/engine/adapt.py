@@ -286,8 +286,8 @@ def tune(model: nn.Module, photos: list[Photo], strategy: str, recipe: Recipe, *
 
 def predict_photos(model: nn.Module, photos: list[Photo], device: torch.device, recipe: Recipe) -> list[np.ndarray]:
     """Probability maps at native resolution, exactly as ``sac predict`` makes them (``--mode auto``)."""
+    from sac.engine.inference import predict_probability
     from sac.engine.predict import choose_mode
-    from sac.engine.tiling import predict_probability
 
     out = []
     for p in photos:

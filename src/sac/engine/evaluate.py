@@ -20,16 +20,76 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from sac.data import CrackDataset, Sample, read_image, read_mask
+from sac.engine.inference import fast_layout, predict_probability, probability
 from sac.engine.loading import describe_model, model_threshold
-from sac.engine.runtime import autocast, resolve_device
+from sac.engine.runtime import resolve_device
+from sac.errors import ConfigError
+from sac.metrics import SegmentationMetrics
 
 HEADLINE = ("precision", "recall", "f1", "iou", "ods", "ois", "f1_tol", "cldice", "cl_iou")
 
 
-def _predict_resized_batch(model: nn.Module, x: torch.Tensor, device: torch.device, amp: str) -> np.ndarray:
-    with torch.inference_mode(), autocast(device, amp):
-        logits = model(x.to(device).contiguous(memory_format=torch.channels_last))
-    return torch.sigmoid(logits.float()).cpu().numpy()[:, 0]
+def _check(samples: list[Sample], protocol: str, inference: str) -> None:
+    if protocol not in {"native", "paper"}:
+        raise ConfigError("protocol", f"{protocol!r} is not 'native' or 'paper'")
+    if inference not in {"resize", "tiled"}:
+        raise ConfigError("inference", f"{inference!r} is not 'resize' or 'tiled'")
+    if not samples:
+        raise ConfigError("data", "no samples to evaluate")
+    missing = [s for s in samples if s.mask is None]
+    if missing:
+        raise ConfigError("data", f"{len(missing)} samples have no mask (e.g. {missing[0].image})")
+
+
+class _Scores:
+    """Metric accumulators per dataset, and the per-image rows in the order of the samples."""
+
+    def __init__(self, threshold: float, fast: bool):
+        self.threshold, self.fast = threshold, fast
+        self.per: dict[str, SegmentationMetrics] = defaultdict(lambda: SegmentationMetrics(threshold=threshold,
+                                                                                             fast=fast))
+        self.rows: dict[int, dict[str, Any]] = {}
+
+    def add(self, index: int, sample: Sample, prob: np.ndarray, gt: np.ndarray) -> None:
+        m = self.per[sample.dataset].update(prob, gt)
+        self.rows[index] = {"dataset": sample.dataset, "id": sample.id,
+                            **{k: float(m[k]) for k in ("precision", "recall", "f1", "iou")}}
+
+    def overall(self) -> dict[str, float]:
+        acc = SegmentationMetrics(threshold=self.threshold, fast=self.fast)
+        for a in self.per.values():
+            acc.merge(a)
+        return acc.compute()
+
+
+def _evaluate_resized(model: nn.Module, samples: list[Sample], scores: _Scores, protocol: str, size: int,
+                      batch_size: int, dev: torch.device, amp: str, tta: bool, progress: bool) -> None:
+    """Each photo resized to ``size`` (decoded once by :class:`CrackDataset`), batched; the probability is
+    compared at the mask's own resolution (``native``) or at ``size`` (``paper``)."""
+    ds = CrackDataset(samples, size=size, augment=False, progress=progress)
+    for b in tqdm(range(0, len(ds), batch_size), desc="evaluate", disable=not progress):
+        items = [ds[i] for i in range(b, min(len(ds), b + batch_size))]
+        x = torch.stack([it["image"] for it in items]).to(dev).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            probs = probability(model, x, tta, dev, amp).cpu().numpy()[:, 0]
+        for it, prob in zip(items, probs, strict=True):
+            s = samples[it["index"]]
+            if protocol == "paper":
+                gt = it["mask"].numpy()[0] > 0.5
+            else:
+                gt = read_mask(s.mask)
+                prob = cv2.resize(prob, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
+            scores.add(it["index"], s, prob, gt)
+
+
+def _evaluate_tiled(model: nn.Module, samples: list[Sample], scores: _Scores, size: int, batch_size: int,
+                    dev: torch.device, tta: bool, progress: bool) -> None:
+    """Each photo at its native resolution, tiled at ``size`` (as ``sac predict`` does)."""
+    for i, s in enumerate(tqdm(samples, desc="evaluate (tiled)", disable=not progress)):
+        prob = predict_probability(model, read_image(s.image), mode="tiled", tile=size, batch_size=batch_size,
+                                   tta=tta, device=str(dev), progress=False)
+        scores.add(i, s, prob, read_mask(s.mask))
 
 
 def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", inference: str = "resize",
@@ -43,72 +103,23 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
 
     ``threshold`` binarises for P/R/F1/IoU (and the tolerance / skeleton metrics); ``None`` = the model's own
     (:func:`~sac.engine.loading.model_threshold`: its adapter's calibrated threshold, else 0.5). ODS / OIS
-    scan every threshold whatever it is."""
-    from sac.data import CrackDataset, read_mask
-    from sac.engine.tiling import fast_layout, predict_probability
-    from sac.errors import ConfigError
-    from sac.metrics import SegmentationMetrics
-
-    if protocol not in {"native", "paper"}:
-        raise ConfigError("protocol", f"{protocol!r} is not 'native' or 'paper'")
-    if inference not in {"resize", "tiled"}:
-        raise ConfigError("inference", f"{inference!r} is not 'resize' or 'tiled'")
-    if not samples:
-        raise ConfigError("data", "no samples to evaluate")
-    missing = [s for s in samples if s.mask is None]
-    if missing:
-        raise ConfigError("data", f"{len(missing)} samples have no mask (e.g. {missing[0].image})")
+    scan every threshold whatever it is. ``tta`` averages the identity, horizontal and vertical flips."""
+    _check(samples, protocol, inference)
     dev = resolve_device(device)
     thr = model_threshold(model, threshold)
     model = model.to(dev).eval()
-    per: dict[str, Any] = defaultdict(lambda: SegmentationMetrics(threshold=thr, fast=fast))
-    rows: dict[int, dict[str, Any]] = {}
+    scores = _Scores(thr, fast)
     with fast_layout(model, dev):  # the model's layout is converted once, not per batch
         if protocol == "paper" or inference == "resize":
-            ds = CrackDataset(samples, size=size, augment=False, progress=progress)
-            bar = tqdm(range(0, len(ds), batch_size), desc="evaluate", disable=not progress)
-            for b in bar:
-                items = [ds[i] for i in range(b, min(len(ds), b + batch_size))]
-                x = torch.stack([it["image"] for it in items])
-                probs = _predict_resized_batch(model, x, dev, amp)
-                if tta:
-                    probs = (probs + _predict_resized_batch(model, x.flip(-1), dev, amp)[:, :, ::-1]) / 2
-                for it, prob in zip(items, probs, strict=True):
-                    s = samples[it["index"]]
-                    if protocol == "paper":
-                        gt = it["mask"].numpy()[0] > 0.5
-                    else:
-                        gt = read_mask(s.mask)
-                        prob = cv2.resize(prob, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
-                    rows[it["index"]] = _row(s, per[s.dataset].update(prob, gt))
+            _evaluate_resized(model, samples, scores, protocol, size, batch_size, dev, amp, tta, progress)
         else:
-            from sac.data import read_image
-
-            for i, s in enumerate(tqdm(samples, desc="evaluate (tiled)", disable=not progress)):
-                img = read_image(s.image)
-                gt = read_mask(s.mask)
-                prob = predict_probability(model, img, mode="tiled", tile=size, batch_size=batch_size,
-                                           tta=tta, device=str(dev), progress=False)
-                rows[i] = _row(s, per[s.dataset].update(prob, gt))
-    overall = SegmentationMetrics(threshold=thr, fast=fast)
-    for acc in per.values():
-        overall.merge(acc)
-    out = {
-        "protocol": protocol,
-        "inference": "resize" if protocol == "paper" else inference,
-        "size": size,
-        "threshold": thr,
-        "model": describe_model(model),
-        "datasets": {k: v.compute() for k, v in sorted(per.items())},
-        "overall": overall.compute(),
-    }
+            _evaluate_tiled(model, samples, scores, size, batch_size, dev, tta, progress)
+    out = {"protocol": protocol, "inference": "resize" if protocol == "paper" else inference, "size": size,
+           "threshold": thr, "model": describe_model(model),
+           "datasets": {k: v.compute() for k, v in sorted(scores.per.items())}, "overall": scores.overall()}
     if per_image:
-        out["per_image"] = [rows[i] for i in sorted(rows)]
+        out["per_image"] = [scores.rows[i] for i in sorted(scores.rows)]
     return out
-
-
-def _row(sample: Any, m: dict[str, float]) -> dict[str, Any]:
-    return {"dataset": sample.dataset, "id": sample.id, **{k: float(m[k]) for k in ("precision", "recall", "f1", "iou")}}
 
 
 def results_table(results: dict[str, Any], keys: tuple[str, ...] = HEADLINE) -> str:

@@ -3,7 +3,7 @@ crack measurements (CSV / JSON / GeoJSON + an overlay with centrelines coloured 
 summary table per photo.
 
 Inference mode ``auto`` resizes photos up to twice the model's native size (like the training data)
-and tiles larger ones at native resolution (see :mod:`sac.engine.tiling`).
+and tiles larger ones at native resolution (see :mod:`sac.engine.inference`).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
     ``threshold``: crack where probability ≥ it; ``None`` = the model's own (its adapter's calibrated
     threshold, else 0.5)."""
     from sac.data import read_image, write_image_png, write_mask_png
-    from sac.engine.tiling import fast_layout, predict_probability
+    from sac.engine.inference import fast_layout, predict_probability
 
     photos = collect_images(inputs)
     out = Path(out_dir)

@@ -23,9 +23,10 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
-def autocast(device: torch.device, amp: str = "auto") -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA (``amp`` auto/bf16), nothing on CPU or with ``amp="off"``."""
-    if device.type == "cuda" and amp in {"auto", "bf16"}:
+def autocast(device: torch.device, amp: str | bool | None = "auto") -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (``amp`` "auto" / "bf16" / True / None), nothing on the CPU or with ``amp`` "off" /
+    False. The one autocast of training, evaluation and inference."""
+    if device.type == "cuda" and amp not in ("off", False):
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

@@ -225,7 +225,7 @@ def fig7_qualitative(runs: list[RunData], specs: list[tuple[str, str]], path: Pa
 
     from sac.data import read_image, read_mask
     from sac.engine import resolve_device
-    from sac.engine.tiling import predict_probability
+    from sac.engine.inference import predict_probability
     from sac.errors import SACError
     from sac.tuning import load_adapter
 

@@ -1,6 +1,6 @@
 """Any-size inference: crack probability for a photo of any size, tiled at the model's native size.
 
-``predict_probability(model, image)`` slides a ``tile``×``tile`` window over the photo with ``overlap``
+``predictprobability(model, image)`` slides a ``tile``×``tile`` window over the photo with ``overlap``
 (a fraction of the tile), runs the tiles in batches and blends the overlapping predictions with a
 smooth window so no seams show. Photos smaller than a tile are padded (reflect), never upscaled.
 ``mode="resize"`` instead squeezes the whole photo to ``tile``×``tile`` (cv2 INTER_AREA), predicts once
@@ -35,8 +35,11 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
+from sac.engine.runtime import autocast
 from sac.errors import ConfigError, DataError
+from sac.tuning import train_mode
 
 MODES = ("tiled", "resize")
 BLENDS = ("gaussian", "cosine")
@@ -67,12 +70,6 @@ def tile_starts(n: int, tile: int, overlap: float) -> np.ndarray:
     return np.round(np.linspace(0, n - tile, k)).astype(np.int64)
 
 
-def _autocast(device: torch.device, amp: bool | None) -> contextlib.AbstractContextManager:
-    if device.type == "cuda" and amp is not False:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 @contextlib.contextmanager
 def fast_layout(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
     """On the CPU, run ``model`` with channels-last weights (the tiles arrive channels-last already:
@@ -97,14 +94,15 @@ def _to_batch(tiles: np.ndarray, device: torch.device) -> torch.Tensor:
     return t.permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def _probability(model: nn.Module, x: torch.Tensor, tta: bool, device: torch.device,
-                 amp: bool | None) -> torch.Tensor:
-    """B×1×h×w float32 probability, optionally averaged over identity, horizontal and vertical flips."""
+def probability(model: nn.Module, x: torch.Tensor, tta: bool, device: torch.device,
+                 amp: str | bool | None) -> torch.Tensor:
+    """B×1×h×w float32 probability of a batch, optionally averaged over identity, horizontal and vertical flips
+    (the one meaning of test-time augmentation, in ``evaluate`` and ``predict`` alike)."""
     flips: list[tuple[int, ...]] = [()] + ([(3,), (2,)] if tta else [])
     acc = None
     for dims in flips:
         xi = x.flip(dims) if dims else x
-        with _autocast(device, amp):
+        with autocast(device, amp):
             logits = model(xi)
         p = torch.sigmoid(logits.float())
         if dims:
@@ -138,9 +136,9 @@ def _batches(positions: list[tuple[int, int]], batch_size: int) -> Iterator[list
 
 
 def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "tiled", tile: int = 256,
-                        overlap: float = 0.25, batch_size: int = 8, tta: bool = False,
-                        device: str | torch.device = "cpu", blend: str = "gaussian", progress: bool | None = None,
-                        amp: bool | None = None) -> np.ndarray:
+                         overlap: float = 0.25, batch_size: int = 8, tta: bool = False,
+                         device: str | torch.device = "cpu", blend: str = "gaussian", progress: bool | None = None,
+                         amp: bool | None = None) -> np.ndarray:
     """Crack probability (H×W float32 in [0, 1]) for an H×W×3 uint8 RGB photo of any size.
 
     Arguments:
@@ -169,14 +167,14 @@ def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "til
                 return _predict_resized(model, image, tile, tta, dev, amp)
             return _predict_tiled(model, image, tile, overlap, batch_size, tta, dev, blend, progress, amp)
     finally:
-        model.train(was_training)
+        train_mode(model, was_training)
 
 
 def _predict_resized(model: nn.Module, image: np.ndarray, tile: int, tta: bool, dev: torch.device,
                      amp: bool | None) -> np.ndarray:
     h, w = image.shape[:2]
     small = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
-    p = _probability(model, _to_batch(np.ascontiguousarray(small[None]), dev), tta, dev, amp)
+    p = probability(model, _to_batch(np.ascontiguousarray(small[None]), dev), tta, dev, amp)
     p = p[0, 0].cpu().numpy().astype(np.float32)
     out = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
@@ -184,8 +182,6 @@ def _predict_resized(model: nn.Module, image: np.ndarray, tile: int, tta: bool, 
 
 def _predict_tiled(model: nn.Module, image: np.ndarray, tile: int, overlap: float, batch_size: int, tta: bool,
                    dev: torch.device, blend: str, progress: bool | None, amp: bool | None) -> np.ndarray:
-    from tqdm.auto import tqdm
-
     h, w = image.shape[:2]
     ph, pw = max(tile - h, 0), max(tile - w, 0)
     img = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect") if (ph or pw) else image
@@ -208,7 +204,7 @@ def _predict_tiled(model: nn.Module, image: np.ndarray, tile: int, overlap: floa
         for batch in _batches(positions, batch_size):
             for i, (y, x) in enumerate(batch):
                 buf[i] = img[y:y + tile, x:x + tile]
-            p = _probability(model, _to_batch(buf[:len(batch)], dev), tta, dev, amp)
+            p = probability(model, _to_batch(buf[:len(batch)], dev), tta, dev, amp)
             if p.shape[-2:] != (tile, tile):
                 raise RuntimeError(f"{type(model).__name__} returned {tuple(p.shape)} for {tile}×{tile} tiles; "
                                    f"the model contract is logits at the input size")
