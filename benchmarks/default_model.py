@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         "asset_dtype": "float16" if dtype else "float32", "hardware": hw, "calibration": cal,
         "threshold_kept": keep, "threshold_lift": lifts, "threshold": cal["threshold"] if keep else 0.5,
         "test": ev[chosen]["test"], "zeroshot": ev[chosen]["zeroshot"], "at_0.5": ev["0.5"],
-        "at_calibrated": ev["calibrated"], "base_source": model.sac_base.get("source"),
+        "at_calibrated": ev["calibrated"], "base_source": model.origin.base.get("source"),
         "study": _study_rows(args.study) if args.study else None}
     previous = _previous(record)
     atomic_write_json(RESULTS / "default_model.json", record)

@@ -15,6 +15,9 @@ from typing import Any, get_type_hints
 import yaml
 
 from sac.errors import ConfigError
+from sac.losses import build_loss
+from sac.models import model_info
+from sac.tuning import strategy_info
 
 
 @dataclass
@@ -159,10 +162,6 @@ def _validate(cfg: TrainConfig, source: str) -> None:
     if cfg.optim.weight_decay < 0:
         raise ConfigError(source, "optim.weight_decay: must be >= 0")
     # names must exist in the registries; the loss spec must parse
-    from sac.losses import build_loss
-    from sac.models import model_info
-    from sac.tuning import strategy_info
-
     for check in (lambda: model_info(cfg.model), lambda: strategy_info(cfg.strategy), lambda: build_loss(cfg.loss)):
         try:
             check()

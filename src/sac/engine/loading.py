@@ -7,26 +7,23 @@ import os
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from sac.errors import ConfigError
+from sac.models import SegmentationModel, create_model, list_models, model_info
+from sac.tuning import apply_strategy, load_adapter
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_ADAPTER = ASSETS / "default.safetensors"
 
 
-def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: Any) -> nn.Module:
+def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: Any) -> SegmentationModel:
     """A model from a user-facing spec.
 
     Arguments:
         spec: ``"default"`` (the bundled default model), a path to an adapter file
             (``.safetensors`` written by ``sac train``), or a registry name (then ``weights`` is passed to
             ``create_model``; ``None`` means the registered pretrained source if it needs no user file,
-            else random initialisation — the model's ``sac_base`` says which).
+            else random initialisation — the model's ``origin.base`` says which).
     """
-    from sac.models import create_model, list_models, model_info
-    from sac.tuning import apply_strategy, load_adapter
-
     spec_s = str(spec)
     if spec_s == "default":
         if not DEFAULT_ADAPTER.is_file():
@@ -47,7 +44,7 @@ def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: An
 DEFAULT_THRESHOLD = 0.5
 
 
-def model_threshold(model: nn.Module, threshold: float | None = None) -> float:
+def model_threshold(model: SegmentationModel, threshold: float | None = None) -> float:
     """The probability threshold to binarise ``model``'s output at: ``threshold`` if given, else the one stored
     in its adapter (chosen on validation data, ``sac calibrate``), else 0.5."""
     if threshold is not None:
@@ -55,15 +52,15 @@ def model_threshold(model: nn.Module, threshold: float | None = None) -> float:
         if not 0.0 <= t <= 1.0:
             raise ConfigError("threshold", f"must be in [0, 1], got {threshold!r}")
         return t
-    return float(getattr(model, "sac_threshold", DEFAULT_THRESHOLD))
+    stored = model.origin.threshold
+    return float(DEFAULT_THRESHOLD if stored is None else stored)
 
 
-def describe_model(model: nn.Module) -> str:
-    name = getattr(model, "sac_name", type(model).__name__)
-    strategy = getattr(model, "sac_strategy", "?")
-    base = getattr(model, "sac_base", {}).get("weights")
+def describe_model(model: SegmentationModel) -> str:
+    o = model.origin
+    name, strategy, base = o.name or type(model).__name__, o.strategy or "?", o.base.get("weights")
     src = "random init" if base is None else f"weights={base}"
-    if getattr(model, "sac_adapter", None):
-        t = getattr(model, "sac_threshold", None)
+    if o.adapter:
+        t = o.threshold
         return f"{name} [{strategy}] adapter on {src}" + (f", threshold {t:.2f}" if t is not None else "")
     return f"{name} [{strategy}] {src}" + (" — UNTRAINED for cracks" if strategy == "none" else "")

@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from sac.data import read_image, write_image_png, write_mask_png
 from sac.data.io import IMAGE_EXTENSIONS
+from sac.engine.inference import fast_layout, predict_probability
 from sac.engine.loading import describe_model, model_threshold
 from sac.engine.runtime import resolve_device
 from sac.errors import DataError
+from sac.measure import measure_mask, summary_row, write_measurement, write_summary
 
 
 def collect_images(inputs: list[str | Path]) -> list[Path]:
@@ -59,6 +63,29 @@ def choose_mode(mode: str, shape: tuple[int, ...], tile: int) -> str:
     return "resize" if max(shape[:2]) <= 2 * tile else "tiled"
 
 
+def _predict_one(model: nn.Module, path: Path, out: Path, dev: torch.device, threshold: float, mode: str,
+                 tile: int, overlap: float, tta: bool, batch_size: int, measure: bool, mm_per_px: float | None,
+                 min_area_px: int, save_prob: bool, progress: bool) -> dict[str, Any]:
+    """Mask (+ probability, overlay, measurements) of one photo; its summary row."""
+    img = read_image(path)
+    m = choose_mode(mode, img.shape, tile)
+    prob = predict_probability(model, img, mode=m, tile=tile, overlap=overlap, batch_size=batch_size,
+                               tta=tta, device=str(dev), progress=None if progress else False)
+    mask = prob >= threshold
+    write_mask_png(out / f"{path.stem}_mask.png", mask)
+    if save_prob:
+        write_image_png(out / f"{path.stem}_prob.png", np.repeat((prob * 255).astype(np.uint8)[..., None], 3, 2))
+    row: dict[str, Any] = {"photo": path.name, "width": img.shape[1], "height": img.shape[0], "mode": m,
+                           "crack_area_share": float(mask.mean())}
+    if measure:
+        meas = measure_mask(mask, mm_per_px=mm_per_px, min_area_px=min_area_px)
+        write_measurement(meas, out, path.stem, image=img, prob=prob)
+        row.update({k: v for k, v in summary_row(meas, path.stem).items() if k not in row})
+    else:
+        write_image_png(out / f"{path.stem}_overlay.png", overlay_mask(img, mask))
+    return row
+
+
 def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, mode: str = "auto",
             tile: int = 256, overlap: float = 0.25, tta: bool = False, batch_size: int = 8,
             threshold: float | None = None, device: str = "auto", measure: bool = False,
@@ -66,40 +93,16 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
             progress: bool = True) -> list[dict[str, Any]]:
     """Segment every photo; returns one summary row per photo (also written to ``summary.csv/.md``).
     ``threshold``: crack where probability ≥ it; ``None`` = the model's own (its adapter's calibrated
-    threshold, else 0.5)."""
-    from sac.data import read_image, write_image_png, write_mask_png
-    from sac.engine.inference import fast_layout, predict_probability
-
+    threshold, else 0.5). ``tta`` averages the identity, horizontal and vertical flips."""
     photos = collect_images(inputs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     threshold = model_threshold(model, threshold)
     model = model.to(dev).eval()
-    rows: list[dict[str, Any]] = []
-    bar = tqdm(photos, desc="predict", disable=not progress)
     with fast_layout(model, dev):  # the model's layout is converted once, not per photo
-        for path in bar:
-            img = read_image(path)
-            m = choose_mode(mode, img.shape, tile)
-            prob = predict_probability(model, img, mode=m, tile=tile, overlap=overlap, batch_size=batch_size,
-                                       tta=tta, device=str(dev), progress=None if progress else False)
-            mask = prob >= threshold
-            write_mask_png(out / f"{path.stem}_mask.png", mask)
-            if save_prob:
-                write_image_png(out / f"{path.stem}_prob.png", np.repeat((prob * 255).astype(np.uint8)[..., None], 3, 2))
-            row: dict[str, Any] = {"photo": path.name, "width": img.shape[1], "height": img.shape[0], "mode": m,
-                                   "crack_area_share": float(mask.mean())}
-            if measure:
-                from sac.measure import measure_mask, summary_row, write_measurement
-
-                meas = measure_mask(mask, mm_per_px=mm_per_px, min_area_px=min_area_px)
-                write_measurement(meas, out, path.stem, image=img, prob=prob)
-                row.update({k: v for k, v in summary_row(meas, path.stem).items() if k not in row})
-            else:
-                write_image_png(out / f"{path.stem}_overlay.png", overlay_mask(img, mask))
-            rows.append(row)
-    from sac.measure import write_summary
-
+        rows = [_predict_one(model, path, out, dev, threshold, mode, tile, overlap, tta, batch_size, measure,
+                             mm_per_px, min_area_px, save_prob, progress)
+                for path in tqdm(photos, desc="predict", disable=not progress)]
     write_summary(rows, out, title=f"Model: {describe_model(model)}")
     return rows

@@ -350,7 +350,7 @@ class Trainer:
         x, _ = _collate([self.train_ds[i] for i in _epoch_order(len(self.train_ds), self.cfg.seed, -1)[:n]])
         names = init(x.to(self.device))
         if names:
-            self.model.sac_data_init = list(names)
+            self.model.origin.data_init = list(names)
 
     def _build_optimizer(self) -> None:
         cfg = self.cfg
