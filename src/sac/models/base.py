@@ -139,13 +139,17 @@ class SegmentationModel(nn.Module):
 
     @torch.inference_mode()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Crack probability ``B×1×H×W`` in eval mode, without gradients."""
-        was_training = self.training
+        """Crack probability ``B×1×H×W`` in eval mode, without gradients. Every submodule's train / eval
+        state is restored afterwards as it was (a strategy may keep some BatchNorms in eval mode while
+        training: ``sac.tuning.train_mode``)."""
+        modes = [(m, m.training) for m in self.modules()]
         self.eval()
         try:
-            return torch.sigmoid(self(x))
+            with torch.no_grad():
+                return torch.sigmoid(self(x))
         finally:
-            self.train(was_training)
+            for m, mode in modes:
+                m.training = mode
 
     def data_init(self, x: torch.Tensor) -> list[str]:
         """Data-dependent initialisation, run by the trainer once before the first step of a fresh run
