@@ -198,24 +198,30 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), yaml.safe_load(value) if value.strip() else None
 
 
+def read_yaml_mapping(path: Path, what: str, expected: str = "a mapping", allow_empty: bool = False
+                      ) -> dict[str, Any]:
+    """The top-level mapping of a YAML file; ConfigError naming the file when it is missing, not YAML or not a
+    mapping (``what``: "config file", "suite file"; an empty file is ``{}`` when ``allow_empty``)."""
+    if not path.is_file():
+        raise ConfigError(path, f"{what} does not exist")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(path, f"invalid YAML ({str(e).splitlines()[0]})") from None
+    if loaded is None and allow_empty:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(path, f"top level must be {expected}")
+    return loaded
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None) -> TrainConfig:
     """Read a YAML config (or start from defaults), apply dotted overrides, validate."""
     raw: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        path = Path(path)
         source = str(path)
-        if not path.is_file():
-            raise ConfigError(path, "config file does not exist")
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise ConfigError(path, f"invalid YAML ({str(e).splitlines()[0]})") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(path, "top level must be a mapping")
-        raw = loaded
+        raw = read_yaml_mapping(Path(path), "config file", allow_empty=True)
     if isinstance(overrides, list):
         overrides = dict(parse_override(o) for o in overrides)
     for k, v in (overrides or {}).items():

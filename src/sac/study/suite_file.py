@@ -9,10 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sac.engine import DEFAULT_ADAPTER, TrainConfig, load_config
-from sac.engine.config import flatten_config, parse_weights
+from sac.engine.config import flatten_config, parse_weights, read_yaml_mapping
 from sac.errors import AdapterError, ConfigError
 from sac.models import model_info
 from sac.study.fewshot import parse_few_shot
@@ -74,14 +72,7 @@ class Suite:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(path, "suite file does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(path, f"invalid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(path, "top level must be a mapping with 'runs' (or 'runs_from')")
+    raw = read_yaml_mapping(path, "suite file", "a mapping with 'runs' (or 'runs_from')")
     unknown = set(raw) - SUITE_KEYS
     if unknown:
         raise ConfigError(path, f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
