@@ -11,8 +11,6 @@ from sac.metrics import (
     FAST_KEYS,
     KEYS,
     SegmentationMetrics,
-    _disk,  # internal helpers, checked against scipy / skimage below
-    _near,
     binary_counts,
     cldice_counts,
     cldice_from_counts,
@@ -24,6 +22,8 @@ from sac.metrics import (
     skeleton,
     tolerance_counts,
 )
+from sac.metrics.tolerance import disk as _disk  # helpers, checked against scipy / skimage below
+from sac.metrics.tolerance import near as _near
 
 
 def _one(prob, gt, **kw) -> dict:

@@ -15,7 +15,7 @@ from PIL import Image
 from sac.errors import ConfigError
 from sac.report import build_report, collect_runs
 from sac.report.figures import _qualitative_columns, full_norm_groups
-from sac.report.tables import fmt_params
+from sac.report.table import fmt_params
 from sac.study.search import run_search
 from sac.study.suite import zero_shot_summary
 

@@ -25,14 +25,7 @@ Conventions and corrections (derived in :mod:`sac.measure.skeleton`, checked by
 * units: pixels always; millimetres (``*_mm``, areas ``*_mm2``) when a scale is given.
 """
 
-from sac.measure.core import (
-    CRACK_TYPES,
-    CrackMeasurement,
-    Measurement,
-    classify,
-    fill_small_holes,
-    measure_mask,
-)
+from sac.measure.core import CRACK_TYPES, classify, measure_mask
 from sac.measure.export import (
     crack_rows,
     geojson,
@@ -41,6 +34,8 @@ from sac.measure.export import (
     write_measurement,
     write_summary,
 )
+from sac.measure.instance import fill_small_holes
+from sac.measure.results import CrackMeasurement, Measurement
 from sac.measure.units import resolve_scale, scale_from_reference
 
 __all__ = ["CRACK_TYPES", "CrackMeasurement", "Measurement", "classify", "crack_rows", "fill_small_holes",

@@ -17,11 +17,12 @@ from typing import Any
 
 import cv2
 import numpy as np
+from matplotlib import colormaps
 
 from sac.data.io import write_image_png
 from sac.errors import DataError
 from sac.files import atomic_write_json, atomic_write_text
-from sac.measure.core import Measurement
+from sac.measure.results import Measurement
 
 PIXEL_CRS_NOTE = ("image pixels, not geographic: x = column, y = row (down), pixel centres at integer "
                   "coordinates")
@@ -89,8 +90,6 @@ def geojson(measurement: Measurement, stem: str = "", prob: np.ndarray | None = 
 
 def _colormap_lut(name: str, n: int = 256) -> np.ndarray:
     """n×3 uint8 RGB colours of a matplotlib colormap."""
-    from matplotlib import colormaps
-
     return (colormaps[name](np.linspace(0.0, 1.0, n))[:, :3] * 255 + 0.5).astype(np.uint8)
 
 
@@ -103,41 +102,38 @@ def _nice_ticks(vmax: float, n: int = 5) -> list[float]:
     return [i * step for i in range(int(vmax / step + 1e-9) + 1)]
 
 
-def render_overlay(measurement: Measurement, image: np.ndarray, *, cmap: str = "plasma", dim: float = 0.5,
-                   tint: tuple[int, int, int] = (0, 190, 255), tint_alpha: float = 0.35,
-                   vmax: float | None = None) -> np.ndarray:
-    """The photo dimmed, crack pixels tinted, centrelines coloured by local width, and a colour bar.
-
-    Returns H×W×3 uint8 RGB. Widths are shown in mm when the measurement has a scale, else in px;
-    the colour scale runs from 0 to ``vmax`` (default: the largest crack ``width_max``, rounded up to a nice
-    number; wider spots, e.g. inside junctions, saturate).
-    Drawing is cv2 only (a 12 MP photo takes well under a second).
-    """
+def _check_photo(measurement: Measurement, image: np.ndarray) -> np.ndarray:
+    """The photo as an array, checked: H×W×3 uint8 RGB of the mask's size (DataError otherwise)."""
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.shape[:2] != measurement.shape:
         raise DataError("image", f"expected an H×W×3 photo of the mask's size {measurement.shape}, "
                                  f"got shape {img.shape}")
     if img.dtype != np.uint8:
         raise DataError("image", f"expected uint8 RGB, got {img.dtype}")
-    h, w = measurement.shape
-    out = cv2.convertScaleAbs(img, alpha=dim)
-    crack = measurement.labels > 0
-    if crack.any():
-        sel = out[crack].astype(np.float32)
-        out[crack] = (sel * (1 - tint_alpha) + np.array(tint, np.float32) * tint_alpha).astype(np.uint8)
-    scale = measurement.mm_per_px or 1.0
-    unit = measurement.unit
-    # the scale tops at the largest crack width (junction zones excluded, like the statistics); above: saturated
+    return img
+
+
+def _scale_top(measurement: Measurement, scale: float, vmax: float | None) -> float:
+    """The top of the colour scale: ``vmax``, else the largest crack width (junction zones excluded, like the
+    statistics) rounded up to a nice number; wider spots saturate."""
     wmax = max((c.width_max_px * scale for c in measurement.cracks), default=0.0) or scale
     if vmax is None:
         ticks = _nice_ticks(wmax)
         step = ticks[1] - ticks[0] if len(ticks) > 1 else wmax
         vmax = math.ceil(wmax / step - 1e-9) * step
-    vmax = max(float(vmax), 1e-9)
-    lut = _colormap_lut(cmap)
-    nbins = 64
+    return max(float(vmax), 1e-9)
+
+
+def _draw_centrelines(out: np.ndarray, measurement: Measurement, lut: np.ndarray, scale: float, vmax: float,
+                      nbins: int = 64, shift: int = 4) -> None:
+    """Every centreline segment coloured by its width (``nbins`` colours, one polylines call each), in place.
+
+    Arguments:
+        out: the picture to draw on; lut: 256×3 colours; scale: unit per px; vmax: the top of the colour scale.
+        nbins: colour steps; shift: fractional bits of the anti-aliased coordinates.
+    """
+    h, w = measurement.shape
     thick = max(1, round(max(h, w) / 1200))
-    shift = 4
     bins: list[list[np.ndarray]] = [[] for _ in range(nbins)]
     for c in measurement.cracks:
         for line, wl in zip(c.centrelines, c.centreline_widths_px, strict=True):
@@ -154,7 +150,29 @@ def render_overlay(measurement: Measurement, image: np.ndarray, *, cmap: str = "
         if segs:
             col = lut[int((k + 0.5) / nbins * 255)]
             cv2.polylines(out, segs, False, tuple(int(v) for v in col), thick, cv2.LINE_AA, shift)
-    _draw_colorbar(out, lut, vmax, f"width [{unit}]")
+
+
+def render_overlay(measurement: Measurement, image: np.ndarray, *, cmap: str = "plasma", dim: float = 0.5,
+                   tint: tuple[int, int, int] = (0, 190, 255), tint_alpha: float = 0.35,
+                   vmax: float | None = None) -> np.ndarray:
+    """The photo dimmed, crack pixels tinted, centrelines coloured by local width, and a colour bar.
+
+    Returns H×W×3 uint8 RGB. Widths are shown in mm when the measurement has a scale, else in px;
+    the colour scale runs from 0 to ``vmax`` (default: the largest crack ``width_max``, rounded up to a nice
+    number; wider spots, e.g. inside junctions, saturate).
+    Drawing is cv2 only (a 12 MP photo takes well under a second).
+    """
+    img = _check_photo(measurement, image)
+    out = cv2.convertScaleAbs(img, alpha=dim)
+    crack = measurement.labels > 0
+    if crack.any():
+        sel = out[crack].astype(np.float32)
+        out[crack] = (sel * (1 - tint_alpha) + np.array(tint, np.float32) * tint_alpha).astype(np.uint8)
+    scale = measurement.mm_per_px or 1.0
+    top = _scale_top(measurement, scale, vmax)
+    lut = _colormap_lut(cmap)
+    _draw_centrelines(out, measurement, lut, scale, top)
+    _draw_colorbar(out, lut, top, f"width [{measurement.unit}]")
     return out
 
 

@@ -85,6 +85,8 @@ def branch_graph(skel: np.ndarray) -> BranchGraph:
         rc = np.argwhere(skel)
         g.paths, g.lengths, g.ends, g.internal = [rc], [0.0], [(FREE, FREE)], [False]
         return g
+    # lazy: skan pulls in numba, pandas and networkx (~1.5 s at import), and `import sac.measure` is on the path
+    # of every `sac` command (sac.cli.common); only a skeleton of two or more pixels needs it
     from skan import Skeleton
 
     sk = Skeleton(skel.astype(bool), keep_images=False)

@@ -7,6 +7,6 @@
 
 from sac.report.build import build_report
 from sac.report.collect import RunData, SearchData, collect_runs, collect_searches
-from sac.report.tables import Table
+from sac.report.table import Table
 
 __all__ = ["RunData", "SearchData", "Table", "build_report", "collect_runs", "collect_searches"]

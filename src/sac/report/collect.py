@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from sac.errors import ConfigError
+from sac.models import model_info
+from sac.tuning import strategy_info
 
 __all__ = ["RunData", "SearchData", "collect_runs", "collect_searches", "read_suites"]
 
@@ -17,20 +22,25 @@ _SKIP_DIRS = {"checkpoints", "tb", "report", "__pycache__"}
 _MAX_DEPTH = 3
 
 
-def _json(path: Path) -> dict[str, Any] | None:
+def _mapping(path: Path, parse: Callable[[str], Any], errors: tuple[type[Exception], ...]) -> dict[str, Any] | None:
+    """The mapping a file holds, or ``None`` when it is missing, unreadable, malformed or not a mapping.
+
+    Arguments:
+        path: the file; parse: text -> data; errors: what ``parse`` raises on malformed text.
+    """
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        data = parse(path.read_text())
+    except (OSError, *errors):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    return _mapping(path, json.loads, (json.JSONDecodeError,))
 
 
 def _yaml(path: Path) -> dict[str, Any] | None:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return None
-    return data if isinstance(data, dict) else None
+    return _mapping(path, yaml.safe_load, (yaml.YAMLError,))
 
 
 def _csv(path: Path) -> list[dict[str, Any]]:
@@ -151,6 +161,40 @@ class RunData:
         return None
 
 
+def _weights(rec: dict[str, Any], summary: dict[str, Any] | None, config: dict[str, Any] | None) -> str | None:
+    """The weights a run started from: its record's, else its summary's, else its config's (``default``)."""
+    if "weights" in rec:
+        return rec["weights"]
+    if summary is not None and "weights" in summary:
+        return summary["weights"]
+    return (config or {}).get("weights", "default")
+
+
+def _status(rec: dict[str, Any], summary: dict[str, Any] | None) -> str:
+    """The record's status; ``done`` only when the summary says the training completed, else ``incomplete``."""
+    completed = bool(summary and summary.get("completed"))
+    status = rec.get("status")
+    if status is None:
+        status = "done" if completed else "incomplete"
+    return "incomplete" if status == "done" and not completed else status
+
+
+def _paper_labels(rec: dict[str, Any], model: str, strategy: str) -> tuple[str, str]:
+    """The model's and the strategy's names as the paper writes them: the record's, else the registries'."""
+    label, slabel = rec.get("label"), rec.get("strategy_label")
+    if label is not None and slabel is not None:
+        return label, slabel
+    try:
+        label = label or (model_info(model).paper or {}).get("name") or model
+    except ConfigError:
+        label = label or model
+    try:
+        slabel = slabel or (strategy_info(strategy).paper or {}).get("label") or strategy
+    except ConfigError:
+        slabel = slabel or strategy
+    return label, slabel
+
+
 def _run_from(d: Path) -> RunData | None:
     rec = _json(d / "run.json") or {}
     summary = _json(d / "summary.json")
@@ -159,36 +203,12 @@ def _run_from(d: Path) -> RunData | None:
         return None
     model = rec.get("model") or (summary or {}).get("model") or (config or {}).get("model") or "?"
     strategy = rec.get("strategy") or (summary or {}).get("strategy") or (config or {}).get("strategy") or "?"
-    if "weights" in rec:
-        weights = rec["weights"]
-    elif summary is not None and "weights" in summary:
-        weights = summary["weights"]
-    else:
-        weights = (config or {}).get("weights", "default")
-    status = rec.get("status")
-    if status is None:
-        status = "done" if summary and summary.get("completed") else "incomplete"
-    if status == "done" and not (summary and summary.get("completed")):
-        status = "incomplete"
-    label = rec.get("label")
-    slabel = rec.get("strategy_label")
-    if label is None or slabel is None:
-        from sac.errors import ConfigError
-        from sac.models import model_info
-        from sac.tuning import strategy_info
-
-        try:
-            label = label or (model_info(model).paper or {}).get("name") or model
-        except ConfigError:
-            label = label or model
-        try:
-            slabel = slabel or (strategy_info(strategy).paper or {}).get("label") or strategy
-        except ConfigError:
-            slabel = slabel or strategy
+    label, slabel = _paper_labels(rec, model, strategy)
     return RunData(dir=d, name=rec.get("name") or d.name, label=label, model=model, strategy=strategy,
-                   strategy_label=slabel, weights=weights, status=status, reason=rec.get("reason"), record=rec,
-                   summary=summary, config=config, history=_csv(d / "metrics.csv"),
-                   eval_test=_json(d / "eval_test.json"), eval_zeroshot=_json(d / "eval_zeroshot.json"))
+                   strategy_label=slabel, weights=_weights(rec, summary, config), status=_status(rec, summary),
+                   reason=rec.get("reason"), record=rec, summary=summary, config=config,
+                   history=_csv(d / "metrics.csv"), eval_test=_json(d / "eval_test.json"),
+                   eval_zeroshot=_json(d / "eval_zeroshot.json"))
 
 
 def _walk(root: Path) -> list[Path]:

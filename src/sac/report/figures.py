@@ -11,36 +11,42 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg: no display, no global pyplot state
+from matplotlib.figure import Figure
 
+from sac.data import Sample, read_image, read_mask, samples_from
+from sac.engine import resolve_device
+from sac.engine.inference import predict_probability
+from sac.errors import SACError
+from sac.files import atomic_path
 from sac.report.collect import RunData
+from sac.study.fewshot import summarise
+from sac.tuning import load_adapter
 
 __all__ = ["fig4_params_vs_f1", "fig6_full_vs_norm", "fig7_qualitative", "fig8_zero_shot_normals", "fig_few_shot",
            "save_png"]
 
 
-def _figure(w: float, h: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+def _figure(w: float, h: float) -> Figure:
+    """A ``w``×``h`` inch figure at 110 dpi on its own Agg canvas."""
     fig = Figure(figsize=(w, h), dpi=110)
     FigureCanvasAgg(fig)
     return fig
 
 
-def save_png(fig, path: Path) -> Path:
+def save_png(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as a PNG atomically."""
-    from sac.files import atomic_path
-
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         fig.savefig(f, format="png", bbox_inches="tight")
     return path
 
 
 def _colors(keys: list[str]) -> dict[str, tuple]:
-    from matplotlib import colormaps
-
     cmap = colormaps["tab10"]
     return {k: cmap(i % 10) for i, k in enumerate(keys)}
 
@@ -177,11 +183,9 @@ def fig8_zero_shot_normals(runs: list[RunData], path: Path, scale: str) -> tuple
 
 
 # ------------------------------------------------------------------------------------- qualitative
-def _pick_samples(specs: list[tuple[str, str]], rows: int, seed: int = 0) -> list[tuple[str, object]]:
+def _pick_samples(specs: list[tuple[str, str]], rows: int, seed: int = 0) -> list[tuple[str, Sample]]:
     """Up to ``rows`` samples, one per dataset, test sets first then zero-shot (at least one
     zero-shot row when there is a zero-shot spec), seeded."""
-    from sac.data import samples_from
-
     pools: list[tuple[str, list]] = []
     for role, spec in specs:
         by: dict[str, list] = {}
@@ -218,49 +222,36 @@ def _qualitative_columns(runs: list[RunData], columns: int) -> list[RunData]:
     return (first + rest)[:columns]
 
 
-def fig7_qualitative(runs: list[RunData], specs: list[tuple[str, str]], path: Path, *, rows: int = 6,
-                     columns: int = 8, size: int = 256, device: str = "auto") -> tuple[Path | None, list[str]]:
-    """The qualitative grid. ``specs``: (role, sample spec) pairs. Returns (path or None, notes)."""
-    import cv2
-
-    from sac.data import read_image, read_mask
-    from sac.engine import resolve_device
-    from sac.engine.inference import predict_probability
-    from sac.errors import SACError
-    from sac.tuning import load_adapter
-
-    eligible = [r for r in runs if r.trained and r.adapter is not None]
-    cols = _qualitative_columns(eligible, columns)
-    notes: list[str] = []
-    if len(eligible) > len(cols):
-        notes.append(f"{len(cols)} of {len(eligible)} runs shown (at most {columns} columns): each model's best run by "
-                     "test F1 first (strategy in brackets), best models first")
-    if not cols:
-        return None, ["no trained run with an adapter"]
-    try:
-        picked = _pick_samples(specs, rows)
-    except SACError as e:
-        return None, [f"evaluation data unavailable ({e})"]
-    if not picked:
-        return None, ["no evaluation samples"]
+def _load_photos(picked: list[tuple[str, Sample]], size: int) -> list[tuple[str, Sample, np.ndarray, np.ndarray]]:
+    """``(role, sample, photo, ground truth)`` per picked sample, both resized to ``size``×``size``."""
     photos = []
     for role, s in picked:
         img = cv2.resize(read_image(s.image), (size, size), interpolation=cv2.INTER_AREA)
         gt = cv2.resize(read_mask(s.mask).astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
         photos.append((role, s, img, gt))
-    dev = resolve_device(device)
-    preds: list[list[np.ndarray | None]] = []
-    for r in cols:
-        try:
-            model = load_adapter(r.adapter)
-        except SACError as e:
-            notes.append(f"{r.name}: cannot load ({e})")
-            preds.append([None] * len(photos))
-            continue
-        tile = r.size or size
-        preds.append([predict_probability(model, img, mode="resize", tile=tile, device=dev, progress=False) >= 0.5
-                      for _, _, img, _ in photos])
-        del model
+    return photos
+
+
+def _run_masks(r: RunData, photos: list[tuple[Any, ...]], size: int, device: Any,
+               notes: list[str]) -> list[np.ndarray | None]:
+    """One run's masks (probability >= 0.5) of the photos; ``None`` each, with a note, when it cannot load.
+
+    Arguments:
+        r: the run (its ``adapter_best.safetensors``); photos: :func:`_load_photos` output.
+        size: the inference size when the run names none; device: a torch device; notes: appended to.
+    """
+    try:
+        model = load_adapter(r.adapter)
+    except SACError as e:
+        notes.append(f"{r.name}: cannot load ({e})")
+        return [None] * len(photos)
+    tile = r.size or size
+    return [predict_probability(model, img, mode="resize", tile=tile, device=device, progress=False) >= 0.5
+            for _, _, img, _ in photos]
+
+
+def _draw_grid(photos: list[tuple[Any, ...]], cols: list[RunData], preds: list[list[np.ndarray | None]]) -> Figure:
+    """The grid: a row per photo; columns photo, ground truth, then each run's mask (``n/a`` where none)."""
     n_c = 2 + len(cols)
     fig = _figure(1.45 * n_c, 1.5 * len(photos) + 0.4)
     for i, (role, s, img, gt) in enumerate(photos):
@@ -282,14 +273,35 @@ def fig7_qualitative(runs: list[RunData], specs: list[tuple[str, str]], path: Pa
                 ax.set_ylabel(f"{s.dataset}\n({role})", fontsize=6)
     fig.suptitle("Fig. 7 layout — qualitative comparison (photos resized to 256×256, threshold 0.5)", fontsize=8)
     fig.tight_layout()
-    return save_png(fig, path), notes
+    return fig
+
+
+def fig7_qualitative(runs: list[RunData], specs: list[tuple[str, str]], path: Path, *, rows: int = 6,
+                     columns: int = 8, size: int = 256, device: str = "auto") -> tuple[Path | None, list[str]]:
+    """The qualitative grid. ``specs``: (role, sample spec) pairs. Returns (path or None, notes)."""
+    eligible = [r for r in runs if r.trained and r.adapter is not None]
+    cols = _qualitative_columns(eligible, columns)
+    notes: list[str] = []
+    if len(eligible) > len(cols):
+        notes.append(f"{len(cols)} of {len(eligible)} runs shown (at most {columns} columns): each model's best run by "
+                     "test F1 first (strategy in brackets), best models first")
+    if not cols:
+        return None, ["no trained run with an adapter"]
+    try:
+        picked = _pick_samples(specs, rows)
+    except SACError as e:
+        return None, [f"evaluation data unavailable ({e})"]
+    if not picked:
+        return None, ["no evaluation samples"]
+    photos = _load_photos(picked, size)
+    dev = resolve_device(device)
+    preds = [_run_masks(r, photos, size, dev, notes) for r in cols]
+    return save_png(_draw_grid(photos, cols, preds), path), notes
 
 
 def fig_few_shot(rows: list[dict], path: Path) -> Path | None:
     """Test F1 against k labelled photos, one panel per target, one line per strategy (mean ± std over the
     draws as error bars; k = 0 is the base model). ``None`` without few-shot results."""
-    from sac.study.fewshot import summarise
-
     data = summarise(rows, "main")
     if not data:
         return None

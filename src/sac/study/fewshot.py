@@ -44,7 +44,13 @@ from typing import Any
 
 import numpy as np
 
+from sac.data import read_image, read_mask, samples_from
+from sac.engine import evaluate
+from sac.engine.adapt import Photo, Recipe, adapt_photos, enough_crack
 from sac.errors import ConfigError
+from sac.files import atomic_write_json
+from sac.models import count_parameters
+from sac.tuning import load_adapter, strategy_info
 
 _KEYS = {"k", "draws", "strategies", "recipe", "recipes", "targets"}
 _TARGET_KEYS = {"name", "base", "pool", "val", "test"}
@@ -70,22 +76,19 @@ class FewShot:
     warnings: list[str] = field(default_factory=list)
 
 
-def parse_few_shot(raw: Any, path: Path, run_names: set[str]) -> FewShot:
-    """Validate a suite's ``few_shot`` section (ConfigError naming the file and the key)."""
-    from sac.engine.adapt import Recipe
-    from sac.tuning import strategy_info
-
-    if not isinstance(raw, dict):
-        raise ConfigError(path, "few_shot: expected a mapping")
-    unknown = set(raw) - _KEYS
-    if unknown:
-        raise ConfigError(path, f"few_shot: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_KEYS))}")
+def _photo_counts(raw: dict[str, Any], path: Path) -> tuple[list[int], int]:
+    """``(k, draws)``: the photo counts (each >= 0) and the draws per count (>= 1)."""
     k = raw.get("k", [0, 1, 3, 5, 10, 20])
     if not isinstance(k, list) or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in k):
         raise ConfigError(path, f"few_shot.k: expected a list of photo counts >= 0, got {k!r}")
     draws = raw.get("draws", 3)
     if not isinstance(draws, int) or draws < 1:
         raise ConfigError(path, f"few_shot.draws: expected a positive integer, got {draws!r}")
+    return list(k), draws
+
+
+def _strategies_and_recipe(raw: dict[str, Any], path: Path) -> tuple[list[str], dict[str, Any]]:
+    """The registered strategies and the recipe's fields (a recipe with a learning rate for each)."""
     strategies = raw.get("strategies", ["norm"])
     if not isinstance(strategies, list) or not strategies:
         raise ConfigError(path, "few_shot.strategies: expected a list of strategy names")
@@ -101,13 +104,24 @@ def parse_few_shot(raw: Any, path: Path, run_names: set[str]) -> FewShot:
             Recipe(**recipe).lr_for(s)
         except ConfigError as e:
             raise ConfigError(path, f"few_shot.strategies: {e.problem}") from None
+    return list(strategies), recipe
+
+
+def _recipe_search(raw: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """The optional ``recipes`` section: ``{k, draws, strategies, variants}`` with valid recipe variants."""
     recipes = raw.get("recipes")
-    if recipes is not None:
-        if not isinstance(recipes, dict) or not isinstance(recipes.get("variants"), list) \
-                or set(recipes) - {"k", "draws", "strategies", "variants"}:
-            raise ConfigError(path, "few_shot.recipes: expected {k, draws, strategies, variants: [...]}")
-        for i, v in enumerate(recipes["variants"]):
-            _check_recipe({kk: vv for kk, vv in v.items() if kk != "lr_scale"}, path, f"few_shot.recipes.variants[{i}]")
+    if recipes is None:
+        return None
+    if not isinstance(recipes, dict) or not isinstance(recipes.get("variants"), list) \
+            or set(recipes) - {"k", "draws", "strategies", "variants"}:
+        raise ConfigError(path, "few_shot.recipes: expected {k, draws, strategies, variants: [...]}")
+    for i, v in enumerate(recipes["variants"]):
+        _check_recipe({kk: vv for kk, vv in v.items() if kk != "lr_scale"}, path, f"few_shot.recipes.variants[{i}]")
+    return recipes
+
+
+def _targets(raw: dict[str, Any], path: Path, run_names: set[str]) -> list[Target]:
+    """The targets, each with a base among the suite's runs (at least one target)."""
     targets = []
     for i, t in enumerate(raw.get("targets") or []):
         where = f"few_shot.targets[{i}]"
@@ -119,13 +133,30 @@ def parse_few_shot(raw: Any, path: Path, run_names: set[str]) -> FewShot:
         targets.append(Target(str(t["name"]), str(t["base"]), t["pool"], t["test"], t.get("val")))
     if not targets:
         raise ConfigError(path, "few_shot.targets: at least one target is needed")
-    return FewShot(k=list(k), draws=draws, strategies=list(strategies), recipe=recipe, targets=targets,
+    return targets
+
+
+def parse_few_shot(raw: Any, path: Path, run_names: set[str]) -> FewShot:
+    """Validate a suite's ``few_shot`` section (ConfigError naming the file and the key).
+
+    Arguments:
+        raw: the section as read from the suite file.
+        path: the suite file (named in errors).
+        run_names: the suite's run folder names (each target's ``base`` must be one).
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "few_shot: expected a mapping")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise ConfigError(path, f"few_shot: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_KEYS))}")
+    k, draws = _photo_counts(raw, path)
+    strategies, recipe = _strategies_and_recipe(raw, path)
+    recipes = _recipe_search(raw, path)
+    return FewShot(k=k, draws=draws, strategies=strategies, recipe=recipe, targets=_targets(raw, path, run_names),
                    recipes=recipes)
 
 
 def _check_recipe(recipe: dict[str, Any], path: Path, where: str) -> None:
-    from sac.engine.adapt import Recipe
-
     names = {f.name for f in dataclasses.fields(Recipe)}
     unknown = set(recipe) - names
     if unknown:
@@ -133,8 +164,6 @@ def _check_recipe(recipe: dict[str, Any], path: Path, where: str) -> None:
 
 
 def _samples(spec: Any, path: Path) -> list:
-    from sac.data import samples_from
-
     if isinstance(spec, str):
         return sorted(samples_from(spec), key=lambda s: s.id)
     if isinstance(spec, dict) and isinstance(spec.get("spec"), str) and set(spec) <= {"spec", "first", "skip"}:
@@ -148,17 +177,12 @@ def _samples(spec: Any, path: Path) -> list:
 
 
 def _load(samples: list) -> list:
-    from sac.data import read_image, read_mask
-    from sac.engine.adapt import Photo
-
     return [Photo(s.id, read_image(s.image), read_mask(s.mask)) for s in samples]
 
 
 def draw_photos(pool: list, k: int, seed_key: str) -> list:
     """k photos with cracks from ``pool`` (seeded by ``seed_key``); a draw with too little crack to learn from
     is drawn again (up to 100 times)."""
-    from sac.engine.adapt import enough_crack
-
     with_crack = [p for p in pool if p.mask.any()]
     if len(with_crack) < k:
         raise ConfigError("few_shot.k", f"{k} photos asked, the pool has {len(with_crack)} with cracks")
@@ -175,8 +199,6 @@ def _result_path(out: Path, target: str, grid: str, strategy: str, k: int, draw:
 
 
 def _evaluate(model, samples: list, size: int, device: str) -> dict[str, float]:
-    from sac.engine import evaluate
-
     res = evaluate(model, samples, protocol="native", inference="resize", size=size, device=device, fast=True,
                    progress=False)
     o = res["overall"]
@@ -186,10 +208,6 @@ def _evaluate(model, samples: list, size: int, device: str) -> dict[str, float]:
 
 def run_few_shot(fs: FewShot, suite_path: Path, out: Path, *, device: str = "auto", progress: bool = True) -> int:
     """Run every missing few-shot result of the suite (resumable); returns how many were computed."""
-    from sac.engine.adapt import Recipe
-    from sac.files import atomic_write_json
-    from sac.tuning import load_adapter
-
     done = 0
     for t in fs.targets:
         base_path = out / t.base / "adapter_best.safetensors"
@@ -236,10 +254,6 @@ def _variant_tag(variant: dict[str, Any], scale: float) -> str:
 
 def _one(base, photos: list, strategy: str, recipe, eval_samples: list, device: str, k: int, draw: int,
          t: Target, grid: str, tag: str, scale: float) -> dict[str, Any]:
-    from sac.engine.adapt import adapt_photos
-    from sac.models import count_parameters
-    from sac.tuning import load_adapter
-
     rec: dict[str, Any] = {"target": t.name, "grid": grid, "strategy": strategy, "variant": tag.lstrip("_") or None,
                            "k": k, "draw": draw, "photos": [p.name for p in photos], "recipe": dataclasses.asdict(recipe),
                            "lr_scale": scale, "eval_images": len(eval_samples)}
