@@ -20,8 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # Agg: no display, 
 from matplotlib.figure import Figure
 
 from sac.data import Sample, read_image, read_mask, samples_from
-from sac.engine import resolve_device
-from sac.engine.inference import predict_probability
+from sac.engine import predict_probability, resolve_device
 from sac.errors import SACError
 from sac.files import atomic_path
 from sac.report.collect import RunData

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from sac.data import read_image, read_mask, samples_from
+from sac.data import Sample, read_image, read_mask, samples_from
 from sac.engine import evaluate
 from sac.engine.adapt import Photo, Recipe, adapt_photos, enough_crack
 from sac.errors import ConfigError
@@ -176,7 +176,7 @@ def _samples(spec: Any, path: Path) -> list:
     raise ConfigError(path, f"few_shot: a sample set is a spec or {{spec, first | skip}}, got {spec!r}")
 
 
-def _load(samples: list) -> list:
+def load_samples(samples: list[Sample]) -> list[Photo]:
     return [Photo(s.id, read_image(s.image), read_mask(s.mask)) for s in samples]
 
 
@@ -215,7 +215,7 @@ def run_few_shot(fs: FewShot, suite_path: Path, out: Path, *, device: str = "aut
             raise ConfigError(base_path, f"few-shot target {t.name}: its base run {t.base} has no adapter yet")
         base = load_adapter(base_path)
         test = _samples(t.test, suite_path)
-        pool = _load(_samples(t.pool, suite_path))
+        pool = load_samples(_samples(t.pool, suite_path))
         grids: list[tuple[str, list[int], list[str], list[dict[str, Any]], list, int]] = []
         if fs.recipes and t.val is not None:
             val = _samples(t.val, suite_path)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import random
 from dataclasses import dataclass
 
-__all__ = ["PAPER_CONFIGS", "PaperConfig"]
+from sac.errors import ConfigError
+
+__all__ = ["PAPER_CONFIGS", "Combo", "PaperConfig", "n_trials_of", "paper_config", "plan_trials", "search_grid"]
+
+Combo = tuple[str, float, int]  # (loss spec, learning rate, batch size)
 
 
 @dataclass(frozen=True)
@@ -68,3 +75,42 @@ PAPER_CONFIGS: dict[int, PaperConfig] = {
              "not the caption's 5%. The paper's final setting (SAC).",
     ),
 }
+
+
+def paper_config(config: int) -> PaperConfig:
+    if isinstance(config, bool) or config not in PAPER_CONFIGS:
+        raise ConfigError("config", f"unknown search configuration {config!r}; Table 2 has "
+                                    f"{', '.join(str(k) for k in PAPER_CONFIGS)}")
+    return PAPER_CONFIGS[config]
+
+
+def search_grid(config: int) -> list[Combo]:
+    """Every ``(loss spec, lr, batch size)`` combination of Table 2's configuration ``config``, in
+    grid order (loss, then lr, then batch size)."""
+    pc = paper_config(config)
+    return list(itertools.product(pc.loss_specs(), pc.learning_rates, pc.batch_sizes))
+
+
+def n_trials_of(config: int, fraction: float | None, n_trials: int | None) -> int:
+    pc = paper_config(config)
+    n_grid = pc.grid_size()
+    if n_trials is not None:
+        if isinstance(n_trials, bool) or int(n_trials) != n_trials or not 1 <= n_trials <= n_grid:
+            raise ConfigError("n_trials", f"must be an integer in [1, {n_grid}] (config {config} has {n_grid} "
+                                          f"combinations), got {n_trials!r}")
+        return int(n_trials)
+    frac = pc.search_fraction if fraction is None else fraction
+    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac <= 1:
+        raise ConfigError("fraction", f"must be in (0, 1], got {frac!r}")
+    return max(1, math.ceil(frac * n_grid - 1e-9))
+
+
+def plan_trials(config: int, fraction: float | None = None, seed: int = 0,
+                n_trials: int | None = None) -> list[Combo]:
+    """The combinations the random search trains: the grid shuffled with ``random.Random(seed)``,
+    first ``ceil(fraction · N)`` (or ``n_trials``) of them. Distinct by construction; ``fraction``
+    defaults to the paper's (Table 2 caption: 20 %, 20 %, 5 %)."""
+    grid = search_grid(config)
+    order = list(range(len(grid)))
+    random.Random(f"sac-search:{config}:{seed}").shuffle(order)
+    return [grid[i] for i in order[: n_trials_of(config, fraction, n_trials)]]

@@ -25,16 +25,11 @@ configuration and overall, beside the paper's Table 4 row).
 
 from __future__ import annotations
 
-import csv
-import io
-import itertools
 import json
-import math
 import random
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,84 +42,16 @@ from optuna.trial import TrialState
 from sac.engine import DatasetCache, TrainConfig, load_config, train
 from sac.engine.config import flatten_config
 from sac.errors import ConfigError
-from sac.files import atomic_write_json, atomic_write_text
-from sac.losses import LOSS_FAMILIES, build_loss
-from sac.study.grids import PAPER_CONFIGS, PaperConfig
+from sac.study.grids import Combo, n_trials_of, paper_config, plan_trials, search_grid
 from sac.study.scale import Scale
+from sac.study.search_outputs import TRIAL_HEADER, SearchOutputs, SearchResult, trial_rows
 
-__all__ = ["SAMPLERS", "SearchResult", "plan_trials", "run_search", "search_grid", "trial_rows"]
+__all__ = ["SAMPLERS", "TRIAL_HEADER", "SearchResult", "plan_trials", "run_search", "search_grid", "trial_rows"]
 
 SAMPLERS = ("random", "tpe")
 _MAX_DUPLICATES = 50  # consecutive TPE duplicates before a seeded unseen combination is enqueued
 
-Combo = tuple[str, float, int]  # (loss spec, learning rate, batch size)
 Objective = Callable[[Any], dict[str, Any]]
-
-
-@dataclass
-class SearchResult:
-    """What :func:`run_search` found.
-
-    Attributes:
-        out: the output folder.
-        trials: every finished trial (all configurations), ranked by validation F1 (best first);
-            the rows of ``trials.csv``.
-        best: the best trial overall (``None`` when nothing finished).
-        per_config: the best trial of each configuration.
-    """
-
-    out: Path
-    trials: list[dict[str, Any]] = field(default_factory=list)
-    best: dict[str, Any] | None = None
-    per_config: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-
-# ------------------------------------------------------------------------------------------- the grid
-def _paper_config(config: int) -> PaperConfig:
-    if isinstance(config, bool) or config not in PAPER_CONFIGS:
-        raise ConfigError("config", f"unknown search configuration {config!r}; Table 2 has "
-                                    f"{', '.join(str(k) for k in PAPER_CONFIGS)}")
-    return PAPER_CONFIGS[config]
-
-
-def search_grid(config: int) -> list[Combo]:
-    """Every ``(loss spec, lr, batch size)`` combination of Table 2's configuration ``config``, in
-    grid order (loss, then lr, then batch size)."""
-    pc = _paper_config(config)
-    return list(itertools.product(pc.loss_specs(), pc.learning_rates, pc.batch_sizes))
-
-
-def _n_trials(config: int, fraction: float | None, n_trials: int | None) -> int:
-    pc = _paper_config(config)
-    n_grid = pc.grid_size()
-    if n_trials is not None:
-        if isinstance(n_trials, bool) or int(n_trials) != n_trials or not 1 <= n_trials <= n_grid:
-            raise ConfigError("n_trials", f"must be an integer in [1, {n_grid}] (config {config} has {n_grid} "
-                                          f"combinations), got {n_trials!r}")
-        return int(n_trials)
-    frac = pc.search_fraction if fraction is None else fraction
-    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac <= 1:
-        raise ConfigError("fraction", f"must be in (0, 1], got {frac!r}")
-    return max(1, math.ceil(frac * n_grid - 1e-9))
-
-
-def plan_trials(config: int, fraction: float | None = None, seed: int = 0,
-                n_trials: int | None = None) -> list[Combo]:
-    """The combinations the random search trains: the grid shuffled with ``random.Random(seed)``,
-    first ``ceil(fraction · N)`` (or ``n_trials``) of them. Distinct by construction; ``fraction``
-    defaults to the paper's (Table 2 caption: 20 %, 20 %, 5 %)."""
-    grid = search_grid(config)
-    order = list(range(len(grid)))
-    random.Random(f"sac-search:{config}:{seed}").shuffle(order)
-    return [grid[i] for i in order[: _n_trials(config, fraction, n_trials)]]
-
-
-def _lambda(spec: str) -> float | None:
-    return build_loss(spec).lam
-
-
-def _family(spec: str) -> str:
-    return build_loss(spec).family
 
 
 def _run_name(combo: Combo) -> str:
@@ -228,7 +155,7 @@ def run_search(
     obj = objective or _train_objective(progress)
     result = SearchResult(out=out)
     meta = {"sampler": sampler, "seed": seed, "epochs": epochs, "settings": _settings(base)}
-    outputs = _Outputs(result, storage, configs, base, meta, fraction, n_trials)
+    outputs = SearchOutputs(result, storage, configs, base, meta, fraction, n_trials)
     try:
         for c in configs:
             _search_config(c, base, out, storage, obj, meta, fraction, n_trials, progress, outputs.write)
@@ -242,7 +169,7 @@ def _check_arguments(config: int | Sequence[int], sampler: str, epochs: Any) -> 
     if not configs:
         raise ConfigError("config", "no search configuration given")
     for c in configs:
-        _paper_config(c)
+        paper_config(c)
     if len(set(configs)) != len(configs):
         raise ConfigError("config", f"configuration listed twice: {configs}")
     if sampler not in SAMPLERS:
@@ -322,13 +249,13 @@ def _search_config(c: int, base: dict[str, Any], out: Path, storage: Any, obj: O
                    fraction: float | None, n_trials: int | None, progress: bool,
                    written: Callable[[], None]) -> None:
     """Train the missing trials of configuration ``c`` (random: the seeded plan; TPE: until enough distinct)."""
-    pc = _paper_config(c)
+    pc = paper_config(c)
     dists = {"loss": CategoricalDistribution(list(pc.loss_specs())),
              "lr": CategoricalDistribution(list(pc.learning_rates)),
              "batch_size": CategoricalDistribution(list(pc.batch_sizes))}
     study = _open_study(c, storage, meta, out)
     done, resume_first = _done_and_interrupted(study)
-    n_target = _n_trials(c, fraction, n_trials)
+    n_target = n_trials_of(c, fraction, n_trials)
     plan = plan_trials(c, fraction, meta["seed"], n_trials) if meta["sampler"] == "random" else None
     rng = random.Random(f"sac-search-tpe:{c}:{meta['seed']}")
     duplicates = 0
@@ -360,120 +287,3 @@ def _search_config(c: int, base: dict[str, Any], out: Path, storage: Any, obj: O
         written()
 
 
-# ------------------------------------------------------------------------------------------ outputs
-_COLUMNS = ("trial", "config", "loss", "lambda", "lr", "batch_size", "val_f1", "val_iou", "seconds", "run")
-_TRIAL_EXTRAS = {"train_images", "val_images", "device", "trainable_params", "total_params"}
-
-
-def _collect(storage: Any, configs: list[int]) -> list[dict[str, Any]]:
-    rows = []
-    names = {s.study_name for s in storage.get_all_studies()}
-    for c in configs:
-        if f"config{c}" not in names:
-            continue
-        study = optuna.load_study(study_name=f"config{c}", storage=storage)
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            loss = t.params["loss"]
-            rows.append({"trial": t.number, "config": c, "loss": loss, "lambda": _lambda(loss),
-                         "lr": t.params["lr"], "batch_size": t.params["batch_size"], "val_f1": t.value,
-                         "val_iou": t.user_attrs.get("val_iou"), "seconds": t.user_attrs.get("seconds"),
-                         "run": t.user_attrs.get("run"),
-                         **{k: v for k, v in t.user_attrs.items() if k in _TRIAL_EXTRAS}})
-    rows.sort(key=lambda r: (-r["val_f1"], r["config"], r["trial"]))
-    return rows
-
-
-def fmt(v: Any, digits: int = 4) -> str:
-    """A table cell: '-' for None, small floats in %g, others with ``digits`` decimals."""
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}" if abs(v) >= 1e-3 or v == 0 else f"{v:g}"
-    return str(v)
-
-
-def _lam(v: Any) -> str:
-    return "-" if v is None else f"{v:g}"
-
-
-TRIAL_HEADER = ["rank", "config", "loss", "λ", "lr", "batch", "val F1", "val IoU", "seconds"]
-
-
-def trial_rows(trials: list[dict[str, Any]]) -> list[list[str]]:
-    """The ranked trials table (columns :data:`TRIAL_HEADER`), the one rendering of a search's trials:
-    ``trials.md`` here and the report's trials table (:mod:`sac.report.tables`) use it."""
-    def num(v: Any) -> float | None:  # rows from trials.csv hold strings
-        return None if v in (None, "") else float(v)
-
-    ranked = sorted(trials, key=lambda t: -1.0 if num(t.get("val_f1")) is None else num(t["val_f1"]), reverse=True)
-    return [[str(i), str(int(t["config"])), str(t["loss"]), _lam(num(t.get("lambda"))), f"{float(t['lr']):g}",
-             str(int(t["batch_size"])), fmt(num(t.get("val_f1"))), fmt(num(t.get("val_iou"))),
-             fmt(num(t.get("seconds")), 0)] for i, t in enumerate(ranked, 1)]
-
-
-class _Outputs:
-    """Writes ``trials.csv``, ``trials.md`` and ``best.json`` of a search (atomically, after every trial)."""
-
-    def __init__(self, result: SearchResult, storage: Any, configs: list[int], base: dict[str, Any],
-                 meta: dict[str, Any], fraction: float | None, n_trials: int | None):
-        self.result, self.storage, self.configs, self.base, self.meta = result, storage, configs, base, meta
-        self.fraction, self.n_trials = fraction, n_trials
-
-    def write(self) -> None:
-        rows = _collect(self.storage, self.configs)
-        r = self.result
-        r.trials, r.per_config = rows, {}
-        for row in rows:  # rows are ranked, so the first of each config is its best
-            r.per_config.setdefault(row["config"], row)
-        r.best = rows[0] if rows else None
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(_COLUMNS), extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-        atomic_write_text(r.out / "trials.csv", buf.getvalue())
-        atomic_write_text(r.out / "trials.md", self._markdown(rows))
-        atomic_write_json(r.out / "best.json", self._best())
-
-    def _markdown(self, rows: list[dict[str, Any]]) -> str:
-        base, meta, first = self.base, self.meta, (rows[0] if rows else {})
-        lines = ["# Hyperparameter search (the paper's Table 2, results as Table 4)", "",
-                 f"Scale: model **{base.get('model')}**, strategy **{base.get('strategy')}**, weights "
-                 f"{'random init' if base.get('weights') is None else base.get('weights')}, "
-                 f"{meta['epochs']} epoch(s) per trial, {base.get('data.size')} px, "
-                 f"train `{base.get('data.train')}` ({first.get('train_images', '?')} images), "
-                 f"val `{base.get('data.val')}` ({first.get('val_images', '?')} images), "
-                 f"device {first.get('device', '?')}; sampler {meta['sampler']}, seed {meta['seed']}. "
-                 f"Paper: SAM ViT-B, norm tuning, 4 epochs on OmniCrack30k (22,158 train / 13,277 val), 256 px.", "",
-                 "| config | loss | grid | trials (done / planned) | best λ | best lr | best batch | best val F1 "
-                 "| paper best (λ, lr, batch, val F1) |", "|---|---|---|---|---|---|---|---|---|"]
-        for c in self.configs:
-            pc, b, pb = _paper_config(c), self.result.per_config.get(c), _paper_config(c).best
-            n_done = sum(1 for r in rows if r["config"] == c)
-            lines.append(f"| {c} | {LOSS_FAMILIES[pc.family].formula} | {pc.grid_size()} | {n_done} / "
-                         f"{_n_trials(c, self.fraction, self.n_trials)} | {_lam(b and b['lambda'])} | "
-                         f"{fmt(b['lr']) if b else '-'} | {fmt(b and b['batch_size'])} | {fmt(b and b['val_f1'])} | "
-                         f"{pb.get('lambda', '-')}, {pb['lr']:g}, {pb['batch_size']}, {pb['val_f1']:.4f} |")
-        lines += ["", "## Trials, ranked by validation F1", "", "| " + " | ".join(TRIAL_HEADER) + " |",
-                  "|" + "---|" * len(TRIAL_HEADER)]
-        lines += ["| " + " | ".join(cells) + " |" for cells in trial_rows(rows)]
-        notes = [f"- config {c}: {_paper_config(c).note}" for c in self.configs if _paper_config(c).note]
-        if notes:
-            lines += ["", "Notes on the paper's grids:", *notes]
-        return "\n".join(lines) + "\n"
-
-    def _best(self) -> dict[str, Any]:
-        r, configs = self.result, self.configs
-        best = None
-        if r.best is not None:
-            best = {k: r.best[k] for k in ("config", "loss", "lambda", "lr", "batch_size", "val_f1", "val_iou", "run")}
-            best["family"] = _family(r.best["loss"])
-        return {
-            "best": best,
-            "per_config": {str(c): {k: row[k] for k in ("loss", "lambda", "lr", "batch_size", "val_f1", "val_iou",
-                                                        "trial", "run")}
-                           for c, row in sorted(r.per_config.items())},
-            "paper_best": {str(c): _paper_config(c).best for c in configs},
-            "planned": {str(c): _n_trials(c, self.fraction, self.n_trials) for c in configs},
-            "sampler": self.meta["sampler"], "seed": self.meta["seed"], "epochs": self.meta["epochs"],
-            "settings": self.meta["settings"],
-        }
