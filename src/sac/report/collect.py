@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from sac.engine.run_dir import RunDir
 from sac.errors import ConfigError
 from sac.models import model_info
 from sac.tuning import strategy_info
@@ -130,7 +131,7 @@ class RunData:
 
     @property
     def adapter(self) -> Path | None:
-        p = self.dir / "adapter_best.safetensors"
+        p = RunDir(self.dir).adapter_best
         return p if p.is_file() else None
 
     def test(self, metric: str) -> float | None:
@@ -196,9 +197,10 @@ def _paper_labels(rec: dict[str, Any], model: str, strategy: str) -> tuple[str, 
 
 
 def _run_from(d: Path) -> RunData | None:
-    rec = _json(d / "run.json") or {}
-    summary = _json(d / "summary.json")
-    config = _yaml(d / "config.yaml")
+    run = RunDir(d)
+    rec = _json(run.record_json) or {}
+    summary = _json(run.summary_json)
+    config = _yaml(run.config)
     if not rec and summary is None:
         return None
     model = rec.get("model") or (summary or {}).get("model") or (config or {}).get("model") or "?"
@@ -207,8 +209,8 @@ def _run_from(d: Path) -> RunData | None:
     return RunData(dir=d, name=rec.get("name") or d.name, label=label, model=model, strategy=strategy,
                    strategy_label=slabel, weights=_weights(rec, summary, config), status=_status(rec, summary),
                    reason=rec.get("reason"), record=rec, summary=summary, config=config,
-                   history=_csv(d / "metrics.csv"), eval_test=_json(d / "eval_test.json"),
-                   eval_zeroshot=_json(d / "eval_zeroshot.json"))
+                   history=_csv(run.metrics_csv), eval_test=_json(run.eval_test),
+                   eval_zeroshot=_json(run.eval_zeroshot))
 
 
 def _walk(root: Path) -> list[Path]:
@@ -220,7 +222,7 @@ def _walk(root: Path) -> list[Path]:
         if "study.journal" in filenames:  # a search: its trials are reported as a search, not as runs
             dirnames[:] = []
             continue
-        if "run.json" in filenames or "summary.json" in filenames:
+        if RunDir(d).record_json.name in filenames or RunDir(d).summary_json.name in filenames:
             found.append(d)
             dirnames[:] = []
             continue

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from sac.data import Sample, read_image, read_mask, samples_from
-from sac.engine import evaluate
+from sac.engine import RunDir, evaluate
 from sac.engine.adapt import Photo, Recipe, adapt_photos, enough_crack
 from sac.errors import ConfigError
 from sac.files import atomic_write_json
@@ -210,7 +210,7 @@ def run_few_shot(fs: FewShot, suite_path: Path, out: Path, *, device: str = "aut
     """Run every missing few-shot result of the suite (resumable); returns how many were computed."""
     done = 0
     for t in fs.targets:
-        base_path = out / t.base / "adapter_best.safetensors"
+        base_path = RunDir(out / t.base).adapter_best
         if not base_path.is_file():
             raise ConfigError(base_path, f"few-shot target {t.name}: its base run {t.base} has no adapter yet")
         base = load_adapter(base_path)
