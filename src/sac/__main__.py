@@ -1,6 +1,7 @@
 """``python -m sac ...`` = the ``sac`` command (for environments without the console script on PATH)."""
 
+import sys
+
 from sac.cli import main
 
-if __name__ == "__main__":
-    main()
+sys.exit(main())
