@@ -4,6 +4,8 @@
     python benchmarks/default_model.py                                  # train configs/default_model.yaml (resumable)
     python benchmarks/default_model.py --run runs/sam_vit_t/sam_vit_t__norm   # export a finished study run
     python benchmarks/default_model.py --skip-train                     # re-export + re-evaluate the config's run
+    python benchmarks/default_model.py --keep-asset --study runs/sam_vit_t  # keep the shipped file: threshold,
+                                                                        # evaluation and card only
 
 Steps: (1) ``sac.engine.train`` with the config (resumes an interrupted run), or a finished run folder whose
 configuration equals the config's (``--run``); (2) the best-by-val-F1 adapter is copied to the package
@@ -59,6 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", default=str(ROOT / "configs" / "default_model.yaml"))
     ap.add_argument("--run", type=Path, help="a finished run folder trained with this config (no training)")
     ap.add_argument("--skip-train", action="store_true", help="use the config's own finished run folder")
+    ap.add_argument("--keep-asset", action="store_true",
+                    help="keep the shipped default (no run folder needed: its training record comes from "
+                         "benchmarks/results/default_model.json); choose its threshold, evaluate, rewrite the card")
     ap.add_argument("--val", default="shared:all@val", help="where the threshold is chosen (validation only)")
     ap.add_argument("--test", default="shared:all@test")
     ap.add_argument("--zeroshot", default="shared:MCS@zeroshot")
@@ -71,21 +76,32 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_config(args.config)
     t0 = time.perf_counter()
     run_dir = args.run or Path(cfg.out)
-    if args.run is not None:
+    if args.keep_asset:
+        kept = json.loads((RESULTS / "default_model.json").read_text())
+        summary, run_dir = {**kept["train_summary"], "history": kept.get("history")}, Path(kept.get("run") or cfg.out)
+        if (kept.get("model") or kept["config"].get("model")) != cfg.model:
+            raise SystemExit(f"the shipped default is not a {cfg.model} model: give --config of its own recipe")
+    elif args.run is not None:
         diff = _same_config(args.run, cfg)
         if diff:
             raise SystemExit(f"{args.run} was trained with another configuration than {args.config}: {'; '.join(diff)}")
-    if args.run is None and not args.skip_train:
+    if args.keep_asset:
+        pass
+    elif args.run is None and not args.skip_train:
         summary = train(cfg, resume=True, progress=progress)
     else:
         summary = json.loads((run_dir / "summary.json").read_text())
         if not summary.get("completed"):
             raise SystemExit(f"{run_dir} has not finished training")
     train_wall = time.perf_counter() - t0
-    best = run_dir / "adapter_best.safetensors"
-    meta = read_adapter_metadata(best)
-    dtype = torch.float16 if best.stat().st_size > FP16_ABOVE else None
-    save_adapter(load_adapter(best), ASSET, config=meta.get("config"), metrics=meta.get("metrics"), dtype=dtype)
+    if args.keep_asset:
+        meta = read_adapter_metadata(ASSET)
+        dtype = torch.float16 if "float16" in str(kept.get("asset_dtype", "")) else None
+    else:
+        best = run_dir / "adapter_best.safetensors"
+        meta = read_adapter_metadata(best)
+        dtype = torch.float16 if best.stat().st_size > FP16_ABOVE else None
+        save_adapter(load_adapter(best), ASSET, config=meta.get("config"), metrics=meta.get("metrics"), dtype=dtype)
 
     model = load_adapter(ASSET)  # evaluate exactly what ships
     cal = calibrate_threshold(model, samples_from(args.val), device=args.device, progress=progress)
@@ -96,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
                     "zeroshot": evaluate(model, zs_s, device=args.device, progress=progress, threshold=thr)}
     lifts = {k: ev["calibrated"][k]["overall"]["f1"] - ev["0.5"][k]["overall"]["f1"] for k in ("test", "zeroshot")}
     keep = all(v > 0 for v in lifts.values())
-    set_adapter_threshold(ASSET, cal["threshold"] if keep else None, cal["source"] if keep else "")
+    if keep or "threshold" in read_adapter_metadata(ASSET):  # the file is rewritten only when its threshold changes
+        set_adapter_threshold(ASSET, cal["threshold"] if keep else None, cal["source"] if keep else "")
     chosen = "calibrated" if keep else "0.5"
 
     hw = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
@@ -110,6 +127,8 @@ def main(argv: list[str] | None = None) -> None:
         "at_calibrated": ev["calibrated"], "base_source": model.origin.base.get("source"),
         "study": _study_rows(args.study) if args.study else None}
     previous = _previous(record)
+    if args.keep_asset and keep:  # the same model: before = the shipped file at 0.5, after = at its new threshold
+        previous = {"model": record["model"], "strategy": record["strategy"], "threshold": 0.5, **ev["0.5"]}
     atomic_write_json(RESULTS / "default_model.json", record)
     tables = (f"## Shared test splits\n\n{results_table(record['test'])}\n\n"
               f"## Zero-shot: MCS (never trained or tuned on)\n\n{results_table(record['zeroshot'])}\n")
@@ -149,7 +168,8 @@ def _study_rows(study: Path) -> list[dict[str, Any]]:
         summ = json.loads((d / "summary.json").read_text())
         rows.append({"run": d.name, "label": rec.get("label"), "model": rec["model"], "strategy": rec["strategy"],
                      "size": (json.loads((d / "eval_test.json").read_text())).get("size"),
-                     "trainable": summ.get("trainable_params"), "test_f1": t["f1"], "test_ods": t["ods"],
+                     "trainable": summ.get("trainable_params"), "val_f1": summ.get("best_val_f1"),
+                     "test_f1": t["f1"], "test_ods": t["ods"],
                      "mcs_f1": z["f1"], "mcs_ods": z["ods"]})
     return rows
 
@@ -166,6 +186,28 @@ def _study_table(record: dict[str, Any]) -> str:
                      f"{r['test_f1']:.3f} | {r['test_ods']:.3f} | {r['mcs_f1']:.3f} | {r['mcs_ods']:.3f} |")
     return ("\n\nEvery run of that comparison (pooled test F1 over the shared test splits and MCS F1 at 0.5, ODS "
             "threshold-free; this model in bold):\n\n" + "\n".join(lines) + "\n")
+
+
+def _decision(record: dict[str, Any]) -> str:
+    """The issue's rule in words, from the study's own rows: the best trained sam_vit_t run by validation F1
+    replaces the previous default only if it beats it on pooled test F1, MCS F1 and MCS ODS."""
+    rows = record.get("study") or []
+    incumbent = next((r for r in rows if r["run"] == "previous_default"), None)
+    cands = [r for r in rows if r["model"] == "sam_vit_t" and r["strategy"] != "none" and r.get("val_f1") is not None]
+    if incumbent is None or not cands:
+        return ""
+    best = max(cands, key=lambda r: r["val_f1"])
+    checks = [(label, best[k], incumbent[k]) for label, k in
+              (("pooled test F1", "test_f1"), ("MCS F1", "mcs_f1"), ("MCS ODS", "mcs_ods"))]
+    lost = [f"{label} {b:.3f} vs {i:.3f}" for label, b, i in checks if not b > i]
+    won = [f"{label} {b:.3f} vs {i:.3f}" for label, b, i in checks if b > i]
+    head = (f"The candidate was the study's best trained `sam_vit_t` run by validation F1, **{best['run']}** "
+            f"(val F1 {best['val_f1']:.3f}); it replaces the previous default only if it beats it on pooled test F1, "
+            f"MCS F1 and MCS ODS (all at 0.5, same protocol).")
+    if not lost:
+        return f"\n\n{head} It does: {'; '.join(won)}."
+    return (f"\n\n{head} It does not ({'; '.join(lost)}"
+            f"{'; it wins on ' + ', '.join(won) if won else ''}), so the previous default stays.")
 
 
 def _before_after(record: dict[str, Any], previous: dict[str, Any] | None) -> str:
@@ -255,7 +297,7 @@ sets differ, so this is context, not a like-for-like comparison.
 
 The real-SAM study ([`reports/sam_vit_t/report.md`](../../../reports/sam_vit_t/report.md), `sac suite
 configs/paper/sam_vit_t.yaml`) trained `sam_vit_t` with every strategy on the same data and steps and evaluated
-them with the previous default (U-Net-EfficientNet-Lite0 `decoder`) and HED on the same test splits and MCS.{_study_table(record)}
+them with the previous default (U-Net-EfficientNet-Lite0 `decoder`) and HED on the same test splits and MCS.{_decision(record)}{_study_table(record)}
 
 ## Licences
 
@@ -271,7 +313,7 @@ Crack masks on photos of concrete, asphalt, ceramic and masonry surfaces similar
 (close-range, roughly 0.1–1 mm per pixel). Large photos are segmented in overlapping 256-px tiles
 (`--mode tiled`, automatic above 512 px). Known weaknesses: thin hairline cracks under strong texture,
 shadows and stains (false positives), and surfaces absent from the training data (steel, heavy
-vegetation). For a new site, `sac adapt` (when available) tunes it on a handful of labelled photos.
+vegetation). For a new site, `sac adapt my_site/ --out my_site.safetensors` tunes it on a handful of labelled photos (README, "Your own site in minutes").
 """
 
 
