@@ -2,6 +2,7 @@
 
     python benchmarks/adapt_site.py --model runs/few_shot/base_without_CFD/adapter_best.safetensors \
         --target CFD --k 5 10 --out benchmarks/results/adapt_site
+    python benchmarks/adapt_site.py --model default --target MCS --k 5 10 --out benchmarks/results/adapt_site_mcs
 
 For each k: k photos with cracks drawn (seed 0) from the target's training split are written as a site folder
 (images/ + masks/), ``sac adapt`` runs on it exactly as the CLI does (recipe of ``sac.engine.adapt.Recipe``,
@@ -28,6 +29,8 @@ from sac.engine.adapt import adapt
 from sac.files import atomic_write_json, atomic_write_text
 from sac.study.fewshot import draw_photos, load_samples
 
+MCS_POOL = 46  # configs/paper/few_shot.yaml: the MCS adaptation pool = its first 46 ids
+
 
 def _site_folder(photos: list, samples: dict, root: Path) -> Path:
     (root / "images").mkdir(parents=True)
@@ -39,20 +42,29 @@ def _site_folder(photos: list, samples: dict, root: Path) -> Path:
     return root
 
 
+def _pool_and_test(target: str) -> tuple[list, list]:
+    """The photos a site's engineer labels (the target's training split) and the site's test photos. MCS, the
+    default model's zero-shot set, is a site only here, with the fixed split of configs/paper/few_shot.yaml
+    (pool: its first 46 ids in sorted order; test: the other 200): nothing of the default is trained or chosen
+    on it, which makes it the one shared domain the default never saw."""
+    if target == "MCS":
+        every = sorted(samples_from("shared:MCS@zeroshot"), key=lambda s: s.id)
+        return every[:MCS_POOL], every[MCS_POOL:]
+    return sorted(samples_from(f"shared:{target}@train"), key=lambda s: s.id), samples_from(f"shared:{target}@test")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="the starting model: an adapter trained without the target")
-    ap.add_argument("--target", default="CFD", help="a shared dataset (not MCS)")
+    ap.add_argument("--model", required=True, help="the starting model: 'default' or an adapter trained without "
+                                                   "the target")
+    ap.add_argument("--target", default="CFD", help="a shared dataset; MCS with its fixed site split (see below)")
     ap.add_argument("--k", type=int, nargs="+", default=[5, 10])
     ap.add_argument("--strategy", default="norm")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/adapt_site"))
     args = ap.parse_args(argv)
-    if args.target == "MCS":
-        raise SystemExit("MCS is the zero-shot set: use another target")
-    pool_samples = samples_from(f"shared:{args.target}@train")
+    pool_samples, test = _pool_and_test(args.target)
     by_id = {s.id: s for s in pool_samples}
-    pool = load_samples(sorted(pool_samples, key=lambda s: s.id))
-    test = samples_from(f"shared:{args.target}@test")
+    pool = load_samples(pool_samples)
     base = load_model(args.model)
     before = evaluate(base, test, fast=True, progress=False)["overall"]
     rows = []
