@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
                     "zeroshot": evaluate(model, zs_s, device=args.device, progress=progress, threshold=thr)}
     lifts = {k: ev["calibrated"][k]["overall"]["f1"] - ev["0.5"][k]["overall"]["f1"] for k in ("test", "zeroshot")}
     keep = all(v > 0 for v in lifts.values())
-    if keep or "threshold" in read_adapter_metadata(ASSET):  # the file is rewritten only when its threshold changes
+    if keep or read_adapter_metadata(ASSET)["threshold"] is not None:  # the file is rewritten only when its threshold changes
         set_adapter_threshold(ASSET, cal["threshold"] if keep else None, cal["source"] if keep else "")
     chosen = "calibrated" if keep else "0.5"
 
