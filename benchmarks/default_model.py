@@ -6,6 +6,7 @@
     python benchmarks/default_model.py --skip-train                     # re-export + re-evaluate the config's run
     python benchmarks/default_model.py --keep-asset --study runs/sam_vit_t  # keep the shipped file: threshold,
                                                                         # evaluation and card only
+    python benchmarks/default_model.py --card-only --study runs/sam_vit_t   # the card again, with the study's rows
 
 Steps: (1) ``sac.engine.train`` with the config (resumes an interrupted run), or a finished run folder whose
 configuration equals the config's (``--run``); (2) the best-by-val-F1 adapter is copied to the package
@@ -69,11 +70,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--zeroshot", default="shared:MCS@zeroshot")
     ap.add_argument("--study", type=Path, help="the runs folder of the comparison that chose this model "
                                               "(its table goes into the card), e.g. runs/sam_vit_t")
+    ap.add_argument("--card-only", action="store_true",
+                    help="rewrite the card from benchmarks/results/default_model.json with the study's current "
+                         "rows (--study), evaluating nothing")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args(argv)
     progress = sys.stderr.isatty()
 
     cfg = load_config(args.config)
+    if args.card_only:
+        _rewrite_card(cfg, args.study)
+        return
     t0 = time.perf_counter()
     run_dir = args.run or Path(cfg.out)
     if args.keep_asset:
@@ -129,13 +136,28 @@ def main(argv: list[str] | None = None) -> None:
     previous = _previous(record)
     if args.keep_asset and keep:  # the same model: before = the shipped file at 0.5, after = at its new threshold
         previous = {"model": record["model"], "strategy": record["strategy"], "threshold": 0.5, **ev["0.5"]}
+    print(_write(cfg, record, previous))
+
+
+def _write(cfg, record: dict[str, Any], previous: dict[str, Any] | None) -> str:
+    """default_model.{json,md} and the model card from one record (atomic writes); returns the tables."""
     atomic_write_json(RESULTS / "default_model.json", record)
     tables = (f"## Shared test splits\n\n{results_table(record['test'])}\n\n"
               f"## Zero-shot: MCS (never trained or tuned on)\n\n{results_table(record['zeroshot'])}\n")
     atomic_write_text(RESULTS / "default_model.md",
                       f"# The bundled default model\n\n`python benchmarks/default_model.py`\n\n{tables}")
     atomic_write_text(CARD, _card(cfg, record, previous, tables))
-    print(tables)
+    return tables
+
+
+def _rewrite_card(cfg, study: Path | None) -> None:
+    record = json.loads((RESULTS / "default_model.json").read_text())
+    if study is not None:
+        record["study"] = _study_rows(study)
+    previous = _previous(record)
+    if previous is None and record.get("threshold_kept") and "at_0.5" in record:
+        previous = {"model": record["model"], "strategy": record["strategy"], "threshold": 0.5, **record["at_0.5"]}
+    _write(cfg, record, previous)
 
 
 def _previous(record: dict[str, Any]) -> dict[str, Any] | None:
