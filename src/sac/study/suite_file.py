@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sac.engine import DEFAULT_ADAPTER, TrainConfig, load_config
+from sac.engine import BUNDLED, TrainConfig, load_config
 from sac.engine.config import flatten_config, parse_weights, read_yaml_mapping
 from sac.errors import AdapterError, ConfigError
 from sac.models import model_info
@@ -120,8 +120,8 @@ def _parse_run(i: int, item: Any, path: Path) -> RunSpec:
 
 
 def adapter_path(adapter: str, suite_path: Path) -> Path:
-    if adapter == "default":
-        return DEFAULT_ADAPTER
+    if adapter in BUNDLED:
+        return BUNDLED[adapter]
     p = Path(adapter)
     return p if p.is_absolute() or p.is_file() else suite_path.parent / p
 
@@ -129,7 +129,8 @@ def adapter_path(adapter: str, suite_path: Path) -> Path:
 def _adapter_run(adapter: Any, item: dict[str, Any], path: Path, where: str) -> dict[str, Any]:
     """model / strategy / weights / training config of an ``adapter:`` run, from the file's metadata."""
     if not isinstance(adapter, str) or not adapter:
-        raise ConfigError(path, f"{where}.adapter: expected 'default' or an adapter file path, got {adapter!r}")
+        raise ConfigError(path, f"{where}.adapter: expected a bundled model ({', '.join(BUNDLED)}) or an adapter "
+                                f"file path, got {adapter!r}")
     try:
         meta = read_adapter_metadata(adapter_path(adapter, path))
     except AdapterError as e:
