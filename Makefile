@@ -28,9 +28,13 @@ demo: install
 	$(BIN)/sac predict examples/images --model default --out demo_out --measure
 	@echo "Masks, overlays and measurements written to demo_out/"
 
+# Tests run in TEST_WORKERS processes of one thread each (pytest-xdist; CI has 2 cores): model builds, imports
+# and the CLI's subprocesses are single-threaded, so this is about twice as fast as one process of 2 threads.
+# TEST_WORKERS=0 runs them in this process (a debugger, -x, print output).
+TEST_WORKERS ?= 2
 test: install
 	$(BIN)/ruff check src tests benchmarks
-	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q --durations=15
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

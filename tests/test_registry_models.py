@@ -1,13 +1,16 @@
 """One test module every registered model runs (the smp habit): a new model gets coverage by registering.
 
-For every model: forward + backward at 256×256 and a forward at an odd size (300×420) give
-``B×1×H×W`` logits. For every model × applicable strategy: one optimizer step changes only the
-parameters the strategy trains, and the adapter file round-trips (``save_adapter`` → ``load_adapter``
-gives the same outputs). Random initialisation throughout (no pretrained file needed).
+For every model: forward + backward at 128×128 and a forward at an odd size (150×210, not a multiple of any
+stride) give ``B×1×H×W`` logits; one model of each family also runs at the training size (256×256, and
+300×420). For every model × applicable strategy: one optimizer step changes only the parameters the strategy
+trains, and the adapter file round-trips (``save_adapter`` → ``load_adapter`` gives the same outputs). Random
+initialisation throughout (no pretrained file needed). Each model is built once per module and copied per test
+(building ResNet-101 or ViT-B costs seconds on 2 CPU cores); the strategy cases are found on the meta device.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import pytest
@@ -29,29 +32,38 @@ ALL = [m for m in list_models() if m not in HUGE]
 # architecture runs with Lite0, and Lite1/Lite2 run with U-Net, which keeps this module within the CI budget.
 MODELS = [m for m in ALL if not m.endswith(("_effnet_lite1", "_effnet_lite2"))
           or m in ("unet_effnet_lite1", "unet_effnet_lite2")]
+# ResNet-101 backbones differ from ResNet-50 only in the number of blocks: their forward / backward runs
+# here, and every strategy runs on the ResNet-50 models of the same architecture.
+SAME_PATH_AS = {"deeplabv3_r101": "deeplabv3_r50", "deeplabv3plus_r101": "deeplabv3plus_r50"}
+STRATEGY_MODELS = [m for m in MODELS if m not in SAME_PATH_AS]
+# One model of each family at the training size and an odd size above it.
+NATIVE = ["unet_effnet_lite0", "deeplabv3_r50", "deepcrack_liu", "crackformer", "hed", "sam_vit_t"]
 
 
-# Full-resolution attention / VGG16 decoders: seconds per forward on 2 CPU cores, so their odd-size check runs
-# at half the size (still not a multiple of any stride).
-HEAVY = {"crackformer", "deepcrack_zou"}
-
-
-@functools.lru_cache(maxsize=4)
-def _base_state(name: str) -> dict[str, torch.Tensor]:
-    return {k: v.clone() for k, v in create_model(name, weights=None).state_dict().items()}
+@functools.lru_cache(maxsize=2)
+def _base(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return create_model(name, weights=None)
 
 
 def _build(name: str) -> torch.nn.Module:
-    model = create_model(name, weights=None)
-    model.load_state_dict(_base_state(name))
-    return model
+    return copy.deepcopy(_base(name))
+
+
+def _probe(name: str) -> torch.nn.Module:
+    """The model on the meta device (shapes only), or a real one when its constructor needs tensor values."""
+    try:
+        with torch.device("meta"):
+            return create_model(name, weights=None)
+    except RuntimeError:
+        return create_model(name, weights=None)
 
 
 def _cases() -> list[tuple[str, str]]:
     """Every (model, strategy) pair where the strategy applies (decided from the built model itself)."""
     out = []
-    for name in MODELS:
-        probe = create_model(name, weights=None)
+    for name in STRATEGY_MODELS:
+        probe = _probe(name)
         out += [(name, s) for s in list_strategies() if strategy_applies(probe, s) is None]
     return out
 
@@ -68,26 +80,41 @@ def test_registry_is_complete():
         assert info.name == n and n == n.lower() and " " not in n and info.description
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_forward_backward_any_size(name):
+def _forward_backward(name: str, size: int, odd: tuple[int, int]) -> None:
     torch.manual_seed(0)
     model = _build(name)
     train_mode(apply_strategy(model, "full"))
-    x = torch.rand(1, 3, 256, 256)
+    x = torch.rand(1, 3, size, size)
     try:
         y = model(x)
     except ValueError as e:  # BatchNorm after global pooling (DeepLab's ASPP) needs batch >= 2 in training
         assert "more than 1 value per channel" in str(e)
-        x = torch.rand(2, 3, 256, 256)
+        x = torch.rand(2, 3, size, size)
         y = model(x)
-    assert y.shape == (x.shape[0], 1, 256, 256) and torch.isfinite(y).all()
+    assert y.shape == (x.shape[0], 1, size, size) and torch.isfinite(y).all()
     y.mean().backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
     model.eval()
-    odd = (150, 210) if name in HEAVY else (300, 420)
     with torch.no_grad():
         z = model(torch.rand(1, 3, *odd))
     assert z.shape == (1, 1, *odd) and torch.isfinite(z).all()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_forward_backward_any_size(name):
+    _forward_backward(name, 128, (150, 210))
+
+
+@pytest.mark.parametrize("name", NATIVE)
+def test_forward_backward_training_size(name):
+    _forward_backward(name, 256, (300, 420))
+
+
+def test_native_covers_every_family():
+    assert {model_info(n).family for n in NATIVE} == {model_info(n).family for n in ALL}
+    assert set(SAME_PATH_AS) <= set(MODELS) and set(SAME_PATH_AS.values()) <= set(STRATEGY_MODELS)
+    for big, small in SAME_PATH_AS.items():
+        assert type(_probe(big)) is type(_probe(small))
 
 
 @pytest.mark.parametrize("name,strategy", _cases())
