@@ -24,6 +24,7 @@ from sac.tuning import (
     save_adapter,
     strategy_applies,
     train_mode,
+    weightless_model,
 )
 
 HUGE = {"sam_vit_l", "sam_vit_h"}  # 300–600 M parameters: checked on the meta device in test_sam.py
@@ -50,20 +51,11 @@ def _build(name: str) -> torch.nn.Module:
     return copy.deepcopy(_base(name))
 
 
-def _probe(name: str) -> torch.nn.Module:
-    """The model on the meta device (shapes only), or a real one when its constructor needs tensor values."""
-    try:
-        with torch.device("meta"):
-            return create_model(name, weights=None)
-    except RuntimeError:
-        return create_model(name, weights=None)
-
-
 def _cases() -> list[tuple[str, str]]:
     """Every (model, strategy) pair where the strategy applies (decided from the built model itself)."""
     out = []
     for name in STRATEGY_MODELS:
-        probe = _probe(name)
+        probe = weightless_model(name)
         out += [(name, s) for s in list_strategies() if strategy_applies(probe, s) is None]
     return out
 
@@ -114,7 +106,7 @@ def test_native_covers_every_family():
     assert {model_info(n).family for n in NATIVE} == {model_info(n).family for n in ALL}
     assert set(SAME_PATH_AS) <= set(MODELS) and set(SAME_PATH_AS.values()) <= set(STRATEGY_MODELS)
     for big, small in SAME_PATH_AS.items():
-        assert type(_probe(big)) is type(_probe(small))
+        assert type(weightless_model(big)) is type(weightless_model(small))
 
 
 @pytest.mark.parametrize("name,strategy", _cases())

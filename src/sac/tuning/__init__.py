@@ -18,10 +18,11 @@ from sac.tuning.registry import (
     strategy_info,
     train_mode,
 )
-from sac.tuning.table import parameter_table
+from sac.tuning.table import parameter_table, weightless_model
 
 __all__ = [
     "BnPolicy", "StrategyInfo", "apply_strategy", "bn_stats_update", "list_strategies",
     "load_adapter", "parameter_table", "read_adapter_metadata", "register_strategy",
     "save_adapter", "set_adapter_threshold", "strategies_for", "strategy_applies", "strategy_info", "train_mode",
+    "weightless_model",
 ]

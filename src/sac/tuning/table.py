@@ -36,7 +36,7 @@ def parameter_table(models: list[str] | None = None, strategies: list[str] | Non
     for name in models or list_models():
         info = model_info(name)
         kwargs: dict[str, Any] = info.size_kwargs(size)
-        base = _weightless_model(name, kwargs)
+        base = weightless_model(name, **kwargs)
         kinds = "+".join(norm_kinds(base)) or "-"
         cost = None
         if flops:
@@ -72,7 +72,7 @@ def _strategy_counts(base: SegmentationModel, strategies: list[str]) -> list[tup
     return out
 
 
-def _weightless_model(name: str, kwargs: dict[str, Any]) -> SegmentationModel:
+def weightless_model(name: str, **kwargs: Any) -> SegmentationModel:
     """Registered model ``name`` (random init) on the meta device, or a real one when its constructor needs
     tensor values (``Tensor.item()`` is a RuntimeError on the meta device)."""
     try:
