@@ -54,6 +54,52 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n")
 
 
+@contextlib.contextmanager
+def claim(path: str | Path) -> Iterator[bool]:
+    """Claim the work that writes ``path`` among processes sharing its folder (several ``sac suite`` workers, on
+    one machine or on several with a shared file system): yields True to the one process that holds
+    ``<path>.claim`` (created with O_EXCL, removed on exit), False to every other one. A claim left by a
+    process of this host that no longer runs (killed) is taken over; one of another host is respected."""
+    lock = Path(str(path) + ".claim")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    me = {"host": os.uname().nodename, "pid": os.getpid()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                held = json.loads(lock.read_text() or "{}")
+            except (OSError, json.JSONDecodeError):
+                held = {}
+            if held.get("host") == me["host"] and not _alive(int(held.get("pid", 0))):
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+                continue
+            yield False
+            return
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        try:
+            yield True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+        return
+    yield False
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def json_default(o: Any) -> Any:
     if isinstance(o, (np.integer,)):
         return int(o)
