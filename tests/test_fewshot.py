@@ -50,9 +50,11 @@ def test_few_shot_suite_end_to_end_then_report(tmp_path, data_root):
     assert {p: p.stat().st_mtime_ns for p in (out / "few_shot").rglob("*.json")} == stamp
     summary = summarise(rows)
     assert {(r["strategy"], r["k"]) for r in summary} == {(s, k) for s in ("norm", "decoder") for k in (0, 1, 2)}
+    variants = summarise(rows, "recipes")
+    assert {(r["variant"], r["n"]) for r in variants} == {("steps1", 2), ("steps2_lrx2", 2)}  # not pooled
     report = build_report(out, out / "report", qualitative=False)
     md = (out / "report" / "report.md").read_text()
-    assert "Few-shot — CFD" in md and "recipe search" in md and (out / "report" / "fig_few_shot.png").is_file()
+    assert "Few-shot — CFD" in md and "recipe search" in md and "| steps2_lrx2 |" in md and (out / "report" / "fig_few_shot.png").is_file()
     assert report.is_file()
 
 

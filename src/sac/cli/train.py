@@ -11,7 +11,7 @@ from typing import Any
 from sac.cli.common import add_device, add_model, add_output, print_json
 from sac.data import samples_from
 from sac.engine import calibrate_threshold, load_config, load_model, train
-from sac.engine.adapt import Recipe, adapt
+from sac.engine.adapt import CV_FOLDS, Recipe, adapt
 from sac.engine.config import parse_override
 from sac.errors import ConfigError
 from sac.files import atomic_path
@@ -116,7 +116,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model(ad)
     ad.add_argument("--strategy", default="norm", help="what trains (default: norm, the paper's method)")
     ad.add_argument("--steps", type=int, help="optimizer steps per tuning round (default: the recipe's)")
-    ad.add_argument("--folds", type=int, default=3, help="cross-validation folds for the threshold and score")
+    ad.add_argument("--folds", type=int, default=CV_FOLDS,
+                    help=f"cross-validation folds for the threshold and score (default {CV_FOLDS}; 0: none)")
     ad.add_argument("--seed", type=int, default=0, help="seeds augmentation and folds")
     add_device(ad)
     add_output(ad)

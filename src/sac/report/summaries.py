@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -116,12 +117,33 @@ def _cost_table(main: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Table
 
 
 def _recipe_table(search: list[dict[str, Any]]) -> Table:
-    """The recipe search: validation F1 and seconds per target, strategy variant and k."""
-    table_rows = [[r["target"], r["strategy"], str(r["k"]), _f1_cell(r), f"{r['seconds_mean']:.0f}"]
-                  for r in sorted(search, key=lambda r: (r["target"], r["strategy"]))]
+    """The recipe search: one row per recipe variant, validation F1 (mean ± std over draws) per target and
+    strategy, the mean over every (target, strategy) cell that ran — what chooses the recipe — and seconds."""
+    cells = sorted({(r["target"], r["strategy"]) for r in search})
+    variants = sorted({r["variant"] for r in search}, key=_variant_order)
+    by = {(r["variant"], r["target"], r["strategy"]): r for r in search}
+    table_rows, means = [], {}
+    for v in variants:
+        mine = [by.get((v, t, s)) for t, s in cells]
+        done = [r for r in mine if r is not None]
+        means[v] = float(np.mean([r["f1_mean"] for r in done])) if len(done) == len(cells) else None
+        table_rows.append([v] + [_f1_cell(r) if r else "—" for r in mine]
+                          + [f"{100 * means[v]:.1f}" if means[v] is not None else "— (incomplete)",
+                             f"{np.mean([r['seconds_mean'] for r in done]):.0f}"])
+    best = max((v for v in means if means[v] is not None), key=lambda v: means[v], default=None)
+    notes = [f"k = {search[0]['k']} photos of each target's training split, mean ± std over the draws; scored on "
+             "the target's validation photos (never its test photos, never MCS); seconds: mean per adaptation, "
+             "2 CPU cores"]
+    if best is not None:
+        notes.append(f"best mean over the complete rows: {best}")
     return Table("fewshot-recipes", "Few-shot — recipe search on the targets' validation photos",
-                 ["target", "strategy (variant)", "k", "val F1 (%)", "seconds"], table_rows,
-                 ["chosen on validation photos of each target, never its test photos"])
+                 ["variant"] + [f"{t} {s}" for t, s in cells] + ["mean val F1 (%)", "seconds"], table_rows, notes)
+
+
+def _variant_order(v: str) -> tuple[int, str]:
+    """steps50 < steps100 < steps200, then the learning-rate variants."""
+    m = re.fullmatch(r"steps(\d+)", v)
+    return (int(m.group(1)), "") if m else (10**9, v)
 
 
 def few_shot_tables(rows: list[dict[str, Any]]) -> list[Table]:

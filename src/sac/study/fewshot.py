@@ -297,22 +297,23 @@ def collect_few_shot(runs_dir: Path) -> list[dict[str, Any]]:
 
 
 def summarise(rows: list[dict[str, Any]], grid: str = "main") -> list[dict[str, Any]]:
-    """Mean ± std (population, over draws) of F1 / IoU / ODS / seconds / adapter KB per target, strategy and k;
-    the k = 0 row (the base) is repeated for every strategy."""
+    """Mean ± std (population, over draws) of F1 / IoU / ODS / seconds / adapter KB per target, strategy, recipe
+    variant (the recipe search's; "" in the main grid) and k; the k = 0 row (the base) is repeated for every
+    strategy."""
     rows = [r for r in rows if r.get("grid", "main") == grid]
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["target"], r["strategy"], r["k"]), []).append(r)
-    strategies = sorted({s for (_, s, _) in groups if s != "base"})
-    for (tgt, s, k), rs in list(groups.items()):
+        groups.setdefault((r["target"], r["strategy"], r.get("variant") or "", r["k"]), []).append(r)
+    strategies = sorted({(s, v) for (_, s, v, _) in groups if s != "base"})
+    for (tgt, s, v, k), rs in list(groups.items()):
         if s == "base":
-            for st in strategies:
-                groups.setdefault((tgt, st, 0), rs)
-            del groups[(tgt, s, k)]
+            for st, var in strategies:
+                groups.setdefault((tgt, st, var, 0), rs)
+            del groups[(tgt, s, v, k)]
     out = []
-    for (tgt, s, k), rs in sorted(groups.items()):
+    for (tgt, s, v, k), rs in sorted(groups.items()):
         f1 = np.array([r["score"]["f1"] for r in rs])
-        out.append({"target": tgt, "strategy": s, "k": k, "n": len(rs), "f1_mean": float(f1.mean()),
+        out.append({"target": tgt, "strategy": s, "variant": v, "k": k, "n": len(rs), "f1_mean": float(f1.mean()),
                     "f1_std": float(f1.std()), "iou_mean": float(np.mean([r["score"]["iou"] for r in rs])),
                     "ods_mean": float(np.mean([r["score"]["ods"] for r in rs])),
                     "seconds_mean": float(np.mean([r["seconds"] for r in rs])),
