@@ -6,7 +6,7 @@
 
 For each k: k photos with cracks drawn (seed 0) from the target's training split are written as a site folder
 (images/ + masks/), ``sac adapt`` runs on it exactly as the CLI does (recipe of ``sac.engine.adapt.Recipe``,
-3-fold cross-validated threshold), and the starting model and the adapted one are evaluated on the target's test
+cross-validated threshold, CV_FOLDS = 2 folds), and the starting model and the adapted one are evaluated on the target's test
 split (native resolution, each at its own threshold). Writes ``<out>.md`` / ``<out>.json`` (atomically) with the
 wall time of ``sac adapt``, the adapter size and F1 / IoU before and after. Times are only comparable on an
 otherwise idle machine (2 CPU cores for the documented numbers).
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         print(rows[-1])
     head = (f"`sac adapt` on {args.target} ({len(test)} test photos), starting from {args.model}, strategy "
             f"{args.strategy}; {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-            f"torch {torch.__version__}.\n\n")
+            f"torch {torch.__version__}.\n\n`python benchmarks/adapt_site.py {' '.join(argv or sys.argv[1:])}`\n\n")
     lines = ["| k photos | sac adapt (s) | adapter KB | threshold | test F1 before | test F1 after | test IoU before "
              "| test IoU after | site F1 before | site F1 after (CV) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
