@@ -112,8 +112,9 @@ def _cost_table(main: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Table
     return Table("fewshot-cost", "Few-shot — cost per adaptation", ["strategy", "trainable", "seconds",
                                                                    "adapter KB"], cost_rows,
                  [f"recipe: {recipe.get('steps')} steps at batch {recipe.get('batch_size')}, "
-                  f"{recipe.get('size')} px; seconds include the before-score prediction of the k photos; "
-                  "2 CPU cores."])
+                  f"{recipe.get('size')} px, no cross-validation rounds; seconds: wall time of one adaptation "
+                  "in the experiment, whose workers may share the cores (compare within this table; the cost "
+                  "measured alone: benchmarks/adapt_cost.py)"])
 
 
 def _recipe_table(search: list[dict[str, Any]]) -> Table:
