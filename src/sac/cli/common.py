@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from sac.files import json_default
-from sac.measure import scale_from_reference
+from sac.measure import check_gradable, scale_from_reference
 from sac.study.scale import Scale
 
 
@@ -43,14 +43,19 @@ def add_mm_scale(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mm-per-px", type=float, help="the photo's scale, millimetres per pixel")
     p.add_argument("--reference", type=float, nargs=2, metavar=("PX", "MM"),
                    help="scale from a reference: a length of PX pixels is MM millimetres")
+    p.add_argument("--standard", help="grade each crack's width under a rule set: en1992-1-1:<exposure> "
+                                      "(x0, xc1..xc4, xd1, xd2, xs1..xs3, prestressed), aci224r:<exposure> "
+                                      "(dry-air, humid, deicing, seawater, water-retaining) or bre251; needs a scale "
+                                      "(sac measure --list-standards)")
 
 
 def mm_per_px(args: argparse.Namespace) -> float | None:
-    if args.mm_per_px is not None:
-        return args.mm_per_px
-    if args.reference:
-        return scale_from_reference(*args.reference)
-    return None
+    """The scale of ``add_mm_scale``'s flags; a ``--standard`` is checked against it (known, and a scale given)."""
+    scale = args.mm_per_px if args.mm_per_px is not None else (
+        scale_from_reference(*args.reference) if args.reference else None)
+    if getattr(args, "standard", None):
+        check_gradable(args.standard, scale)
+    return scale
 
 
 def add_scale(p: argparse.ArgumentParser, *, evaluation: bool) -> None:

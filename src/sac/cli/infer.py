@@ -18,8 +18,9 @@ from sac.cli.common import (
 from sac.data import read_image, read_mask, samples_from
 from sac.engine import describe_model, evaluate, load_model, predict, results_table
 from sac.engine.predict import collect_images
+from sac.errors import ConfigError
 from sac.files import atomic_write_json, atomic_write_text
-from sac.measure import measure_mask, write_measurement
+from sac.measure import measure_mask, standards_table, write_measurement
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -46,13 +47,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     collect_images(args.inputs)  # fail fast on bad inputs, before loading a model
+    scale = mm_per_px(args)  # and on a bad scale or standard
     model = load_model(args.model, weights=args.weights)
     if not args.quiet:
         print(f"model: {describe_model(model)}", file=sys.stderr)
     rows = predict(model, args.inputs, args.out, mode=args.mode, tile=args.tile, overlap=args.overlap, tta=args.tta,
                    batch_size=args.batch_size, threshold=args.threshold, device=args.device,
-                   measure=args.measure, mm_per_px=mm_per_px(args), min_area_px=args.min_area, save_prob=args.save_prob,
-                   progress=not args.quiet)
+                   measure=args.measure or bool(args.standard), mm_per_px=scale, standard=args.standard,
+                   min_area_px=args.min_area, save_prob=args.save_prob, progress=not args.quiet)
     if args.json:
         print_json(rows)
     else:
@@ -62,8 +64,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
+    if args.list_standards:
+        rows = standards_table()
+        if args.json:
+            print_json(rows)
+        else:
+            print("| --standard | rule | classes | source |\n|---|---|---|---|")
+            for r in rows:
+                print(f"| {r['key']} | {r['title']} | {r['classes']} | {r['source']} |")
+        return 0
+    if not args.mask:
+        raise ConfigError("mask", "sac measure needs a mask PNG (or --list-standards)")
+    scale = mm_per_px(args)
     mask = read_mask(args.mask, threshold=args.threshold)
-    meas = measure_mask(mask, mm_per_px=mm_per_px(args), min_area_px=args.min_area, min_branch_px=args.min_branch)
+    meas = measure_mask(mask, mm_per_px=scale, min_area_px=args.min_area, min_branch_px=args.min_branch,
+                        standard=args.standard)
     if args.out:
         write_measurement(meas, Path(args.out), Path(args.mask).stem, image=read_image(args.image) if args.image else None)
     d = meas.to_dict()
@@ -75,8 +90,12 @@ def cmd_measure(args: argparse.Namespace) -> int:
           f"max width {t['width_max_px']:.1f} px, area share {t['crack_area_share']:.4f}")
     for c in d["cracks"]:
         mm = f"  ({c['length_mm']:.1f} mm, max {c['width_max_mm']:.2f} mm)" if "length_mm" in c else ""
+        sev = f"  [{c['severity']}]" if "severity" in c else ""
         print(f"  #{c['id']}: {c['type']:<12} length {c['length_px']:8.1f} px  width mean {c['width_mean_px']:.1f}"
-              f" max {c['width_max_px']:.1f} px{mm}")
+              f" max {c['width_max_px']:.1f} px{mm}{sev}")
+    if meas.standard:
+        print(f"severity ({meas.standard}, graded on the 95th-percentile width): "
+              + ", ".join(f"{n} x {label}" for label, n in t["severity_counts"].items()))
     return 0
 
 
@@ -126,7 +145,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _evaluate_parser(sub)
     _predict_parser(sub)
     me = sub.add_parser("measure", help="measure the cracks of a binary mask PNG")
-    me.add_argument("mask", help="binary mask (255 or 1 = crack)")
+    me.add_argument("mask", nargs="?", help="binary mask (255 or 1 = crack)")
+    me.add_argument("--list-standards", action="store_true", help="list the severity rule sets and their sources")
     me.add_argument("--image", help="the photo, for the overlay")
     add_mm_scale(me)
     me.add_argument("--threshold", type=int, help="binarise a grey mask at this value")

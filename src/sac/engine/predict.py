@@ -22,7 +22,7 @@ from sac.engine.inference import fast_layout, predict_probability
 from sac.engine.loading import describe_model, model_threshold
 from sac.engine.runtime import resolve_device
 from sac.errors import DataError
-from sac.measure import measure_mask, summary_row, write_measurement, write_summary
+from sac.measure import check_gradable, measure_mask, summary_row, write_measurement, write_summary
 
 
 def collect_images(inputs: list[str | Path]) -> list[Path]:
@@ -65,7 +65,7 @@ def choose_mode(mode: str, shape: tuple[int, ...], tile: int) -> str:
 
 def _predict_one(model: nn.Module, path: Path, out: Path, dev: torch.device, threshold: float, mode: str,
                  tile: int, overlap: float, tta: bool, batch_size: int, measure: bool, mm_per_px: float | None,
-                 min_area_px: int, save_prob: bool, progress: bool) -> dict[str, Any]:
+                 standard: str | None, min_area_px: int, save_prob: bool, progress: bool) -> dict[str, Any]:
     """Mask (+ probability, overlay, measurements) of one photo; its summary row."""
     img = read_image(path)
     m = choose_mode(mode, img.shape, tile)
@@ -78,7 +78,7 @@ def _predict_one(model: nn.Module, path: Path, out: Path, dev: torch.device, thr
     row: dict[str, Any] = {"photo": path.name, "width": img.shape[1], "height": img.shape[0], "mode": m,
                            "crack_area_share": float(mask.mean())}
     if measure:
-        meas = measure_mask(mask, mm_per_px=mm_per_px, min_area_px=min_area_px)
+        meas = measure_mask(mask, mm_per_px=mm_per_px, min_area_px=min_area_px, standard=standard)
         write_measurement(meas, out, path.stem, image=img, prob=prob)
         row.update({k: v for k, v in summary_row(meas, path.stem).items() if k not in row})
     else:
@@ -89,12 +89,16 @@ def _predict_one(model: nn.Module, path: Path, out: Path, dev: torch.device, thr
 def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, mode: str = "auto",
             tile: int = 256, overlap: float = 0.25, tta: bool = False, batch_size: int = 8,
             threshold: float | None = None, device: str = "auto", measure: bool = False,
-            mm_per_px: float | None = None, min_area_px: int = 20, save_prob: bool = False,
-            progress: bool = True) -> list[dict[str, Any]]:
+            mm_per_px: float | None = None, standard: str | None = None, min_area_px: int = 20,
+            save_prob: bool = False, progress: bool = True) -> list[dict[str, Any]]:
     """Segment every photo; returns one summary row per photo (also written to ``summary.csv/.md``).
     ``threshold``: crack where probability ≥ it; ``None`` = the model's own (its adapter's calibrated
-    threshold, else 0.5). ``tta`` averages the identity, horizontal and vertical flips."""
+    threshold, else 0.5). ``tta`` averages the identity, horizontal and vertical flips. ``standard`` (with
+    ``measure`` and a scale) grades each crack's width (:mod:`sac.measure.severity`)."""
     photos = collect_images(inputs)
+    if standard is not None:  # an unknown rule set or a missing scale fails before any inference
+        check_gradable(standard, mm_per_px)
+        measure = True
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
@@ -102,7 +106,7 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
     model = model.to(dev).eval()
     with fast_layout(model, dev):  # the model's layout is converted once, not per photo
         rows = [_predict_one(model, path, out, dev, threshold, mode, tile, overlap, tta, batch_size, measure,
-                             mm_per_px, min_area_px, save_prob, progress)
+                             mm_per_px, standard, min_area_px, save_prob, progress)
                 for path in tqdm(photos, desc="predict", disable=not progress)]
     write_summary(rows, out, title=f"Model: {describe_model(model)}")
     return rows

@@ -22,7 +22,9 @@ Conventions and corrections (derived in :mod:`sac.measure.skeleton`, checked by
 * orientation = principal axis of the centreline pixels, degrees counter-clockwise from the image x axis
   (as seen on screen), in (-90, 90]; type: ``branched`` / ``transverse`` / ``longitudinal`` /
   ``diagonal`` (see :func:`classify`);
-* units: pixels always; millimetres (``*_mm``, areas ``*_mm2``) when a scale is given.
+* units: pixels always; millimetres (``*_mm``, areas ``*_mm2``) when a scale is given;
+* severity (``standard=``, ``--standard``): each crack's width class under EN 1992-1-1 Table 7.1N, ACI 224R
+  Table 4.1 or BRE Digest 251, with widths under 2 px flagged, not classed (:mod:`sac.measure.severity`).
 """
 
 from sac.measure.core import CRACK_TYPES, classify, measure_mask
@@ -36,8 +38,18 @@ from sac.measure.export import (
 )
 from sac.measure.instance import fill_small_holes
 from sac.measure.results import CrackMeasurement, Measurement
+from sac.measure.severity import (
+    STANDARDS,
+    Severity,
+    Standard,
+    check_gradable,
+    get_standard,
+    grade_measurement,
+    standards_table,
+)
 from sac.measure.units import resolve_scale, scale_from_reference
 
-__all__ = ["CRACK_TYPES", "CrackMeasurement", "Measurement", "classify", "crack_rows", "fill_small_holes",
-           "geojson", "measure_mask", "render_overlay", "resolve_scale", "scale_from_reference", "summary_row",
-           "write_measurement", "write_summary"]
+__all__ = ["CRACK_TYPES", "STANDARDS", "CrackMeasurement", "Measurement", "Severity", "Standard", "check_gradable",
+           "classify", "crack_rows", "fill_small_holes", "geojson", "get_standard", "grade_measurement",
+           "measure_mask", "render_overlay", "resolve_scale", "scale_from_reference", "standards_table",
+           "summary_row", "write_measurement", "write_summary"]

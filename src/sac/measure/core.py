@@ -11,6 +11,7 @@ from scipy import ndimage as ndi
 from sac.errors import ConfigError, DataError
 from sac.measure.instance import InstanceGeometry, measure_instance
 from sac.measure.results import CrackMeasurement, Measurement, MeasureSettings
+from sac.measure.severity import check_gradable, grade_measurement
 from sac.measure.units import resolve_scale
 
 __all__ = ["CRACK_TYPES", "WIDTH_METHODS", "classify", "measure_mask"]
@@ -147,7 +148,7 @@ def measure_mask(mask: np.ndarray, *, mm_per_px: float | None = None, reference_
                  spur_width_factor: float = 2.0, smooth_px: float = 2.0, end_correction: bool = True,
                  branched_min_junctions: int = 2, branched_min_branches: int = 4,
                  transverse_max_deg: float = 30.0, longitudinal_min_deg: float = 60.0,
-                 width_method: str = "chord", max_hole_px: int = 50) -> Measurement:
+                 width_method: str = "chord", max_hole_px: int = 50, standard: str | None = None) -> Measurement:
     """Measure every crack in a binary mask (H×W, bool or 0/1).
 
     Steps: 8-connected components smaller than ``min_area_px`` are dropped as specks; each remaining
@@ -162,7 +163,8 @@ def measure_mask(mask: np.ndarray, *, mm_per_px: float | None = None, reference_
     would put loops into the skeleton); ``area_px`` counts the mask as given.
 
     The scale is ``mm_per_px`` or ``reference_length_mm / reference_length_px``; without one only pixel
-    values are reported. Type thresholds: see :func:`classify`.
+    values are reported. Type thresholds: see :func:`classify`. ``standard`` grades every crack by width under a
+    published rule set (:mod:`sac.measure.severity`; it needs the scale).
     """
     mask = _binary_mask(mask)
     scale = resolve_scale(mm_per_px, reference_length_px, reference_length_mm)
@@ -174,9 +176,12 @@ def measure_mask(mask: np.ndarray, *, mm_per_px: float | None = None, reference_
                          branched_min_branches=branched_min_branches, transverse_max_deg=transverse_max_deg,
                          longitudinal_min_deg=longitudinal_min_deg)
     labels = _label_cracks(mask, min_area_px)
+    if standard is not None:
+        check_gradable(standard, scale)  # an unknown name or a missing scale fails before the work
     cracks, skeleton, width_map = _measure_cracks(labels, st, scale)
-    return Measurement(cracks=cracks, totals=_totals(cracks, mask.size, scale), skeleton=skeleton,
-                       width_map=width_map, labels=labels, mm_per_px=scale, settings=st.to_dict())
+    m = Measurement(cracks=cracks, totals=_totals(cracks, mask.size, scale), skeleton=skeleton,
+                    width_map=width_map, labels=labels, mm_per_px=scale, settings=st.to_dict())
+    return grade_measurement(m, standard) if standard is not None else m
 
 
 def _totals(cracks: list[CrackMeasurement], n_pixels: int, scale: float | None) -> dict[str, Any]:

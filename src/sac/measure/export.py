@@ -30,6 +30,7 @@ PIXEL_CRS_NOTE = ("image pixels, not geographic: x = column, y = row (down), pix
 CSV_COLUMNS = ["id", "type", "length_px", "width_mean_px", "width_median_px", "width_p95_px", "width_max_px",
                "orientation_deg", "area_px", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "n_branches", "n_junctions"]
 MM_COLUMNS = ["length_mm", "width_mean_mm", "width_median_mm", "width_p95_mm", "width_max_mm", "area_mm2"]
+SEVERITY_COLUMNS = ["severity_class", "severity"]  # with a severity standard (sac.measure.severity)
 
 
 def crack_confidence(measurement: Measurement, prob: np.ndarray) -> dict[int, float]:
@@ -43,7 +44,8 @@ def crack_confidence(measurement: Measurement, prob: np.ndarray) -> dict[int, fl
 
 
 def crack_rows(measurement: Measurement, prob: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """One flat dict per crack (the CSV rows): ``CSV_COLUMNS`` (+ ``confidence``) (+ ``MM_COLUMNS``)."""
+    """One flat dict per crack (the CSV rows): ``CSV_COLUMNS`` (+ ``confidence``) (+ ``MM_COLUMNS``)
+    (+ ``SEVERITY_COLUMNS`` when the measurement is graded)."""
     conf = crack_confidence(measurement, prob) if prob is not None else None
     rows = []
     for c in measurement.cracks:
@@ -55,6 +57,8 @@ def crack_rows(measurement: Measurement, prob: np.ndarray | None = None) -> list
             row["confidence"] = conf[c.id]
         if measurement.mm_per_px is not None:
             row.update({k: d[k] for k in MM_COLUMNS})
+        if measurement.standard is not None:
+            row.update({k: d[k] for k in SEVERITY_COLUMNS})
         rows.append(row)
     return rows
 
@@ -223,6 +227,7 @@ def write_measurement(measurement: Measurement, out_dir: str | Path, stem: str, 
     rows = crack_rows(measurement, prob)
     cols = list(CSV_COLUMNS) + (["confidence"] if prob is not None else [])
     cols += MM_COLUMNS if measurement.mm_per_px is not None else []
+    cols += SEVERITY_COLUMNS if measurement.standard is not None else []
     paths = {"csv": out / f"{stem}_cracks.csv", "json": out / f"{stem}_cracks.json",
              "geojson": out / f"{stem}_centrelines.geojson"}
     atomic_write_text(paths["csv"], _csv_text(rows, cols))
@@ -250,6 +255,8 @@ def summary_row(measurement: Measurement, stem: str) -> dict[str, Any]:
     if measurement.mm_per_px is not None:
         row.update(total_length_mm=t["total_length_mm"], width_max_mm=t["width_max_mm"],
                    width_mean_mm=t["width_mean_mm"], mm_per_px=measurement.mm_per_px)
+    if measurement.standard is not None:
+        row.update(standard=measurement.standard, worst_severity=t["worst_severity"] or "")
     return row
 
 
@@ -272,5 +279,5 @@ def write_summary(rows: list[dict[str, Any]], out_dir: str | Path, title: str | 
     return paths
 
 
-__all__ = ["CSV_COLUMNS", "MM_COLUMNS", "crack_confidence", "crack_rows", "geojson",
+__all__ = ["CSV_COLUMNS", "MM_COLUMNS", "SEVERITY_COLUMNS", "crack_confidence", "crack_rows", "geojson",
            "render_overlay", "summary_row", "write_measurement", "write_summary"]

@@ -72,6 +72,7 @@ class CrackMeasurement:
     centrelines: list[list[tuple[float, float]]] = field(default_factory=list, repr=False)
     centreline_widths_px: list[list[float]] = field(default_factory=list, repr=False)
     mm_per_px: float | None = None
+    severity: Any = None  # sac.measure.severity.Severity once graded (grade_measurement)
 
     length_mm = _Millimetres()
     width_mean_mm = _Millimetres()
@@ -96,6 +97,9 @@ class CrackMeasurement:
             for k in ("length", "width_mean", "width_median", "width_p95", "width_max"):
                 d[f"{k}_mm"] = getattr(self, f"{k}_mm")
             d["area_mm2"] = self.area_mm2
+        if self.severity is not None:
+            d["severity"] = self.severity.label
+            d["severity_class"] = self.severity.code
         if polylines:
             d["centrelines"] = [[list(p) for p in line] for line in self.centrelines]
         return d
@@ -119,6 +123,7 @@ class Measurement:
     labels: np.ndarray = field(repr=False)
     mm_per_px: float | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    standard: str | None = None  # the severity rule set the cracks are graded under (sac.measure.severity)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -134,6 +139,7 @@ class Measurement:
         return {
             "image": {"height": h, "width": w},
             "mm_per_px": self.mm_per_px,
+            "standard": self.standard,
             "coordinates": "pixels: x = column, y = row (down), pixel centres at integers",
             "settings": dict(self.settings),
             "totals": dict(self.totals),
