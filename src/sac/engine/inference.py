@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -138,7 +138,7 @@ def _batches(positions: list[tuple[int, int]], batch_size: int) -> Iterator[list
 def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "tiled", tile: int = 256,
                          overlap: float = 0.25, batch_size: int = 8, tta: bool = False,
                          device: str | torch.device = "cpu", blend: str = "gaussian", progress: bool | None = None,
-                         amp: bool | None = None) -> np.ndarray:
+                         amp: bool | None = None, on_tiles: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Crack probability (H×W float32 in [0, 1]) for an H×W×3 uint8 RGB photo of any size.
 
     Arguments:
@@ -153,6 +153,7 @@ def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "til
         blend: ``"gaussian"`` or ``"cosine"`` (Hann) blending window — see the module docstring.
         progress: a tqdm bar over tiles; ``None`` shows it when there are more than 16 tiles.
         amp: bf16 autocast on CUDA (``None``/``True``); ``False`` runs float32 everywhere.
+        on_tiles: called with (tiles done, tiles in all) after every batch (``"resize"``: once, with (1, 1)).
 
     Memory stays bounded by the output plus a few batches (see the module docstring).
     """
@@ -164,8 +165,11 @@ def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "til
     try:
         with torch.inference_mode(), fast_layout(model, dev):
             if mode == "resize":
-                return _predict_resized(model, image, tile, tta, dev, amp)
-            return _predict_tiled(model, image, tile, overlap, batch_size, tta, dev, blend, progress, amp)
+                out = _predict_resized(model, image, tile, tta, dev, amp)
+                if on_tiles is not None:
+                    on_tiles(1, 1)
+                return out
+            return _predict_tiled(model, image, tile, overlap, batch_size, tta, dev, blend, progress, amp, on_tiles)
     finally:
         train_mode(model, was_training)
 
@@ -181,7 +185,8 @@ def _predict_resized(model: nn.Module, image: np.ndarray, tile: int, tta: bool, 
 
 
 def _predict_tiled(model: nn.Module, image: np.ndarray, tile: int, overlap: float, batch_size: int, tta: bool,
-                   dev: torch.device, blend: str, progress: bool | None, amp: bool | None) -> np.ndarray:
+                   dev: torch.device, blend: str, progress: bool | None, amp: bool | None,
+                   on_tiles: Callable[[int, int], None] | None = None) -> np.ndarray:
     h, w = image.shape[:2]
     ph, pw = max(tile - h, 0), max(tile - w, 0)
     img = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect") if (ph or pw) else image
@@ -199,6 +204,7 @@ def _predict_tiled(model: nn.Module, image: np.ndarray, tile: int, overlap: floa
     positions = [(int(y), int(x)) for y in ys for x in xs]
     show = progress if progress is not None else len(positions) > 16
     bar = tqdm(total=len(positions), desc="tiles", unit="tile", leave=False, disable=not show)
+    done = 0
     try:
         buf = np.empty((min(batch_size, len(positions)), tile, tile, 3), np.uint8)
         for batch in _batches(positions, batch_size):
@@ -212,6 +218,9 @@ def _predict_tiled(model: nn.Module, image: np.ndarray, tile: int, overlap: floa
             for i, (y, x) in enumerate(batch):
                 acc[y:y + tile, x:x + tile] += pw_[i]
             bar.update(len(batch))
+            done += len(batch)
+            if on_tiles is not None:
+                on_tiles(done, len(positions))
     finally:
         bar.close()
     gx32 = gx.astype(np.float32)

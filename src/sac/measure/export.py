@@ -63,6 +63,18 @@ def crack_rows(measurement: Measurement, prob: np.ndarray | None = None) -> list
     return rows
 
 
+def crack_columns(measurement: Measurement, confidence: bool = False) -> list[str]:
+    """The CSV columns of :func:`crack_rows` for this measurement."""
+    return (list(CSV_COLUMNS) + (["confidence"] if confidence else [])
+            + (MM_COLUMNS if measurement.mm_per_px is not None else [])
+            + (SEVERITY_COLUMNS if measurement.standard is not None else []))
+
+
+def crack_csv(measurement: Measurement, prob: np.ndarray | None = None) -> str:
+    """The per-crack CSV text (what ``write_measurement`` writes as ``<stem>_cracks.csv``)."""
+    return _csv_text(crack_rows(measurement, prob), crack_columns(measurement, prob is not None))
+
+
 def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
@@ -225,12 +237,9 @@ def write_measurement(measurement: Measurement, out_dir: str | Path, stem: str, 
         raise DataError("prob", f"probability map of shape {np.shape(prob)} does not match the mask "
                                 f"{measurement.shape}")
     rows = crack_rows(measurement, prob)
-    cols = list(CSV_COLUMNS) + (["confidence"] if prob is not None else [])
-    cols += MM_COLUMNS if measurement.mm_per_px is not None else []
-    cols += SEVERITY_COLUMNS if measurement.standard is not None else []
     paths = {"csv": out / f"{stem}_cracks.csv", "json": out / f"{stem}_cracks.json",
              "geojson": out / f"{stem}_centrelines.geojson"}
-    atomic_write_text(paths["csv"], _csv_text(rows, cols))
+    atomic_write_text(paths["csv"], _csv_text(rows, crack_columns(measurement, prob is not None)))
     doc = measurement.to_dict(polylines=polylines_in_json)
     doc = {"photo": stem, **doc}
     if prob is not None:
@@ -279,5 +288,5 @@ def write_summary(rows: list[dict[str, Any]], out_dir: str | Path, title: str | 
     return paths
 
 
-__all__ = ["CSV_COLUMNS", "MM_COLUMNS", "SEVERITY_COLUMNS", "crack_confidence", "crack_rows", "geojson",
+__all__ = ["CSV_COLUMNS", "MM_COLUMNS", "SEVERITY_COLUMNS", "crack_columns", "crack_csv", "crack_confidence", "crack_rows", "geojson",
            "render_overlay", "summary_row", "write_measurement", "write_summary"]
