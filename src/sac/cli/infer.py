@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -54,7 +55,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     rows = predict(model, args.inputs, args.out, mode=args.mode, tile=args.tile, overlap=args.overlap, tta=args.tta,
                    batch_size=args.batch_size, threshold=args.threshold, device=args.device,
                    measure=args.measure or bool(args.standard), mm_per_px=scale, standard=args.standard,
-                   min_area_px=args.min_area, save_prob=args.save_prob, progress=not args.quiet)
+                   min_area_px=args.min_area, save_prob=args.save_prob, progress=not args.quiet,
+                   resume=args.resume)
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports for all
+        return 0
     if args.json:
         print_json(rows)
     else:
@@ -121,7 +125,8 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _predict_parser(sub: argparse._SubParsersAction) -> None:
-    pr = sub.add_parser("predict", help="segment photos: mask + overlay PNG per photo (and measurements)")
+    pr = sub.add_parser("predict", help="segment photos: mask + overlay PNG per photo (and measurements); "
+                                        "torchrun --nproc_per_node N -m sac.cli predict ... splits the photos")
     pr.add_argument("inputs", nargs="+", help="photos or folders")
     add_model(pr)
     pr.add_argument("--out", default="predictions", help="output folder")
@@ -137,6 +142,8 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
     add_mm_scale(pr)
     pr.add_argument("--min-area", type=int, default=20, help="drop crack components under this many pixels")
     pr.add_argument("--save-prob", action="store_true", help="also write the probability map (8-bit PNG)")
+    pr.add_argument("--resume", action="store_true", help="skip photos already done with the same settings "
+                                                          "(an interrupted run; torchrun shards resume too)")
     add_output(pr)
     pr.set_defaults(func=cmd_predict)
 

@@ -3,16 +3,19 @@ crack measurements (CSV / JSON / GeoJSON + an overlay with centrelines coloured 
 summary table per photo.
 
 Inference mode ``auto`` resizes photos up to twice the model's native size (like the training data)
-and tiles larger ones at native resolution (see :mod:`sac.engine.inference`).
+and tiles larger ones at native resolution (see :mod:`sac.engine.inference`). Under ``torchrun`` the photos are
+split across ranks (see :func:`predict`).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -20,8 +23,9 @@ from sac.data import read_image, write_image_png, write_mask_png
 from sac.data.io import IMAGE_EXTENSIONS
 from sac.engine.inference import fast_layout, predict_probability
 from sac.engine.loading import describe_model, model_threshold
-from sac.engine.runtime import resolve_device
+from sac.engine.runtime import dist_info, maybe_init_distributed, resolve_device
 from sac.errors import DataError
+from sac.files import atomic_write_json
 from sac.measure import check_gradable, measure_mask, summary_row, write_measurement, write_summary
 
 
@@ -57,6 +61,9 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha
     return out.clip(0, 255).astype(np.uint8)
 
 
+ROWS_DIR = ".sac-rows"  # one JSON per finished photo: its summary row and settings (resume, combined summary)
+
+
 def choose_mode(mode: str, shape: tuple[int, ...], tile: int) -> str:
     if mode != "auto":
         return mode
@@ -90,23 +97,60 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
             tile: int = 256, overlap: float = 0.25, tta: bool = False, batch_size: int = 8,
             threshold: float | None = None, device: str = "auto", measure: bool = False,
             mm_per_px: float | None = None, standard: str | None = None, min_area_px: int = 20,
-            save_prob: bool = False, progress: bool = True) -> list[dict[str, Any]]:
+            save_prob: bool = False, progress: bool = True, resume: bool = False) -> list[dict[str, Any]]:
     """Segment every photo; returns one summary row per photo (also written to ``summary.csv/.md``).
     ``threshold``: crack where probability ≥ it; ``None`` = the model's own (its adapter's calibrated
     threshold, else 0.5). ``tta`` averages the identity, horizontal and vertical flips. ``standard`` (with
-    ``measure`` and a scale) grades each crack's width (:mod:`sac.measure.severity`)."""
+    ``measure`` and a scale) grades each crack's width (:mod:`sac.measure.severity`).
+
+    **Sharded** under ``torchrun`` (``WORLD_SIZE`` > 1; gloo on CPUs, NCCL on GPUs, one GPU per local rank):
+    the photos, in the sorted order of :func:`collect_images`, are dealt round-robin to the ranks; each rank
+    writes its photos' outputs into ``out_dir`` (a folder every node can see, for several machines) and rank 0
+    writes the combined summary, in photo order, once every rank is done — the same files as one process.
+    Each finished photo leaves ``<out>/.sac-rows/<stem>.json`` (its summary row and the settings it was made
+    with); with ``resume`` photos whose row matches the current settings are skipped, so an interrupted run
+    continues where it stopped."""
     photos = collect_images(inputs)
     if standard is not None:  # an unknown rule set or a missing scale fails before any inference
         check_gradable(standard, mm_per_px)
         measure = True
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    was_distributed = dist.is_available() and dist.is_initialized()
+    maybe_init_distributed(device)
+    rank, world, local_rank = dist_info()
     dev = resolve_device(device)
+    if dev.type == "cuda" and world > 1:
+        dev = torch.device("cuda", local_rank)
     threshold = model_threshold(model, threshold)
     model = model.to(dev).eval()
+    settings = {"model": describe_model(model), "threshold": threshold, "mode": mode, "tile": tile,
+                "overlap": overlap, "tta": tta, "measure": measure, "mm_per_px": mm_per_px, "standard": standard,
+                "min_area_px": min_area_px, "save_prob": save_prob}
+    rows_dir = out / ROWS_DIR
+    mine = [p for i, p in enumerate(photos) if i % world == rank]
+    todo = [p for p in mine if not (resume and _done(rows_dir / f"{p.stem}.json", settings))]
     with fast_layout(model, dev):  # the model's layout is converted once, not per photo
-        rows = [_predict_one(model, path, out, dev, threshold, mode, tile, overlap, tta, batch_size, measure,
-                             mm_per_px, standard, min_area_px, save_prob, progress)
-                for path in tqdm(photos, desc="predict", disable=not progress)]
-    write_summary(rows, out, title=f"Model: {describe_model(model)}")
+        for path in tqdm(todo, desc="predict" if world == 1 else f"predict (rank {rank}/{world})",
+                         disable=not progress):
+            row = _predict_one(model, path, out, dev, threshold, mode, tile, overlap, tta, batch_size, measure,
+                               mm_per_px, standard, min_area_px, save_prob, progress)
+            atomic_write_json(rows_dir / f"{path.stem}.json", {"row": row, "settings": settings})
+    if world > 1:
+        dist.barrier()
+    rows = [json.loads((rows_dir / f"{p.stem}.json").read_text())["row"] for p in photos]
+    if rank == 0:
+        write_summary(rows, out, title=f"Model: {describe_model(model)}")
+    if world > 1:
+        dist.barrier()
+        if not was_distributed:
+            dist.destroy_process_group()
     return rows
+
+
+def _done(row_file: Path, settings: dict[str, Any]) -> bool:
+    """A photo finished with these settings (its row file exists and says so)."""
+    try:
+        return json.loads(row_file.read_text()).get("settings") == settings
+    except (OSError, ValueError):
+        return False
