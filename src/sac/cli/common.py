@@ -25,7 +25,8 @@ def add_output(p: argparse.ArgumentParser, quiet: bool = True) -> None:
 def add_model(p: argparse.ArgumentParser) -> None:
     """``--model`` / ``--weights``: which model a command runs."""
     p.add_argument("--model", default="default",
-                   help="'default' or 'sac-t' (bundled models, see their cards), an adapter .safetensors, or a registry name (sac models)")
+                   help="'default' or 'sac-t' (bundled models, see their cards), an adapter .safetensors, an exported .onnx (inference), "
+                        "or a registry name (sac models)")
     p.add_argument("--weights", help="base weights for a registry name / adapter: 'default', 'none' or a file")
 
 

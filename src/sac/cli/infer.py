@@ -18,6 +18,7 @@ from sac.cli.common import (
 )
 from sac.data import read_image, read_mask, samples_from
 from sac.engine import describe_model, evaluate, load_model, predict, results_table
+from sac.engine.onnx import OPSET, OnnxModel, export_onnx, onnx_model_for
 from sac.engine.predict import collect_images
 from sac.errors import ConfigError
 from sac.files import atomic_write_json, atomic_write_text
@@ -50,6 +51,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     collect_images(args.inputs)  # fail fast on bad inputs, before loading a model
     scale = mm_per_px(args)  # and on a bad scale or standard
     model = load_model(args.model, weights=args.weights)
+    if args.engine == "onnx" and not isinstance(model, OnnxModel):
+        model = onnx_model_for(model, size=args.tile)  # exported once for this run
     if not args.quiet:
         print(f"model: {describe_model(model)}", file=sys.stderr)
     rows = predict(model, args.inputs, args.out, mode=args.mode, tile=args.tile, overlap=args.overlap, tta=args.tta,
@@ -64,6 +67,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         print((Path(args.out) / "summary.md").read_text())
         print(f"{len(rows)} photos → {args.out}/")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    model = load_model(args.model, weights=args.weights)
+    if isinstance(model, OnnxModel):
+        raise ConfigError(args.model, "this is already an ONNX file")
+    path = export_onnx(model, args.onnx, size=args.size)
+    o = OnnxModel(path)
+    sizes = (f"any size (sides padded to a multiple of {o.pad_multiple} by the runner)" if o.dynamic_size
+             else f"{args.size}×{args.size} only (shapes traced as constants; the tile size of sac predict)")
+    print(f"{path}: {describe_model(model)} — ONNX opset {OPSET}, input 'image' B×3×H×W RGB in [0, 1], output "
+          f"'logits' B×1×H×W; dynamic batch, {sizes}; parity with PyTorch: max |Δ logits| "
+          f"{o.session.get_modelmeta().custom_metadata_map['sac_parity_max_abs']}; "
+          f"{path.stat().st_size / 2**20:.1f} MB")
     return 0
 
 
@@ -142,6 +160,8 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
     add_mm_scale(pr)
     pr.add_argument("--min-area", type=int, default=20, help="drop crack components under this many pixels")
     pr.add_argument("--save-prob", action="store_true", help="also write the probability map (8-bit PNG)")
+    pr.add_argument("--engine", choices=["torch", "onnx"], default="torch",
+                    help="onnx: run the model with onnxruntime (exported for this run; or give --model FILE.onnx)")
     pr.add_argument("--resume", action="store_true", help="skip photos already done with the same settings "
                                                           "(an interrupted run; torchrun shards resume too)")
     add_output(pr)
@@ -151,6 +171,11 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     _evaluate_parser(sub)
     _predict_parser(sub)
+    ex = sub.add_parser("export", help="export a model or adapter to ONNX (adapter merged) for onnxruntime")
+    add_model(ex)
+    ex.add_argument("--onnx", required=True, help="the .onnx file to write")
+    ex.add_argument("--size", type=int, default=256, help="the side the graph is traced at (the tile size)")
+    ex.set_defaults(func=cmd_export)
     me = sub.add_parser("measure", help="measure the cracks of a binary mask PNG")
     me.add_argument("mask", nargs="?", help="binary mask (255 or 1 = crack)")
     me.add_argument("--list-standards", action="store_true", help="list the severity rule sets and their sources")

@@ -24,7 +24,8 @@ def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: An
 
     Arguments:
         spec: ``"default"`` / ``"sac-t"`` (a bundled model, ``BUNDLED``), a path to an adapter file
-            (``.safetensors`` written by ``sac train``), or a registry name (then ``weights`` is passed to
+            (``.safetensors`` written by ``sac train``), an ONNX file of ``sac export`` (run by onnxruntime,
+            inference only), or a registry name (then ``weights`` is passed to
             ``create_model``; ``None`` means the registered pretrained source if it needs no user file,
             else random initialisation — the model's ``origin.base`` says which).
     """
@@ -34,6 +35,10 @@ def load_model(spec: str | os.PathLike, weights: str | None = None, **kwargs: An
             raise ConfigError(BUNDLED[spec_s], f"the bundled model {spec_s!r} is missing from this installation")
         return load_adapter(BUNDLED[spec_s])
     p = Path(spec_s)
+    if p.suffix == ".onnx":  # an exported model (sac export): inference with onnxruntime
+        from sac.engine.onnx import OnnxModel
+
+        return OnnxModel(p)  # type: ignore[return-value]
     if p.suffix == ".safetensors" or p.is_file():
         return load_adapter(p) if weights is None else load_adapter(p, weights=weights)
     if spec_s in list_models():
