@@ -42,6 +42,7 @@ from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncode
 from torch import nn
 
 from sac.models.base import SegmentationModel, recentre_batchnorm
+from sac.models.sam.attention import use_fused_attention
 from sac.models.sam.tinyvit import TinyViT
 
 PIXEL_MEAN = (123.675, 116.28, 103.53)
@@ -127,6 +128,7 @@ class SamSegmenter(SegmentationModel):
                 qkv_bias=True, use_rel_pos=True, global_attn_indexes=v.global_attn, window_size=WINDOW,
                 out_chans=PROMPT_DIM,
             )
+            use_fused_attention(image_encoder)  # SDPA on GPUs, same outputs (sac.models.sam.attention)
         self.sam = Sam(
             image_encoder=image_encoder,
             prompt_encoder=PromptEncoder(
