@@ -362,7 +362,9 @@ class Trainer:
             self.ddp_model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.loss_fn = build_loss(cfg.loss)
-        self.optimizer = torch.optim.AdamW(self.trainable, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        # only the trainable parameters; one fused kernel for all of them on GPUs (same update, same state dict)
+        self.optimizer = torch.optim.AdamW(self.trainable, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
+                                           fused=self.device.type == "cuda")
         self.global_batch = cfg.optim.batch_size * self.world
         self.steps_per_epoch = max(1, len(self.train_ds) // self.global_batch)  # drop the last incomplete batch
         total = self.steps_per_epoch * cfg.optim.epochs

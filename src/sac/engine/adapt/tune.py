@@ -83,7 +83,8 @@ def tune(model: nn.Module, photos: list[Photo], strategy: str, recipe: Recipe, *
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise StrategyError(model.origin.name or "model", f"strategy {strategy!r} leaves nothing to train")
-    opt = torch.optim.AdamW(trainable, lr=recipe.lr_for(strategy), weight_decay=recipe.weight_decay)
+    opt = torch.optim.AdamW(trainable, lr=recipe.lr_for(strategy), weight_decay=recipe.weight_decay,
+                            fused=dev.type == "cuda")
     sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_lambda(recipe.steps, recipe.warmup_steps))
     loss_fn = build_loss(recipe.loss)
     desc = progress if isinstance(progress, str) else "adapt"
