@@ -81,7 +81,8 @@ def _target_table(tgt: str, main: list[dict[str, Any]], ks: list[int], rows: lis
         row = [s]
         for k in ks:
             r = next((x for x in mine if x["strategy"] == s and x["k"] == k), None)
-            row.append(_f1_cell(r))
+            full = max((x["n"] for x in mine if x["k"] > 0), default=0)  # the draws of a finished cell
+            row.append(_f1_cell(r) + (f" (n={r['n']})" if r is not None and k > 0 and r["n"] < full else ""))
             if r is not None:
                 cells[(len(table_rows), 1 + ks.index(k))] = r["f1_mean"]
         table_rows.append(row)
