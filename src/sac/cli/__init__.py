@@ -11,7 +11,7 @@ import argparse
 import sys
 
 import sac
-from sac.cli import data, infer, models, serve, study, train
+from sac.cli import bench, data, infer, models, serve, study, train
 from sac.errors import SACError
 
 __all__ = ["build_parser", "main"]
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sac", description="Segment Any Crack: crack segmentation and measurement")
     p.add_argument("--version", action="version", version=f"sac {sac.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (models, data, train, infer, study, serve):
+    for group in (models, data, train, infer, study, serve, bench):
         group.register(sub)
     return p
 

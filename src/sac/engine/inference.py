@@ -138,7 +138,8 @@ def _batches(positions: list[tuple[int, int]], batch_size: int) -> Iterator[list
 def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "tiled", tile: int = 256,
                          overlap: float = 0.25, batch_size: int = 8, tta: bool = False,
                          device: str | torch.device = "cpu", blend: str = "gaussian", progress: bool | None = None,
-                         amp: bool | None = None, on_tiles: Callable[[int, int], None] | None = None) -> np.ndarray:
+                         amp: bool | None = None, on_tiles: Callable[[int, int], None] | None = None,
+                         channels_last: bool = True) -> np.ndarray:
     """Crack probability (H×W float32 in [0, 1]) for an H×W×3 uint8 RGB photo of any size.
 
     Arguments:
@@ -154,6 +155,8 @@ def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "til
         progress: a tqdm bar over tiles; ``None`` shows it when there are more than 16 tiles.
         amp: bf16 autocast on CUDA (``None``/``True``); ``False`` runs float32 everywhere.
         on_tiles: called with (tiles done, tiles in all) after every batch (``"resize"``: once, with (1, 1)).
+        channels_last: run a CPU model with channels-last weights (:func:`fast_layout`); ``False`` is the plain
+            reference path of ``sac bench``.
 
     Memory stays bounded by the output plus a few batches (see the module docstring).
     """
@@ -163,7 +166,8 @@ def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "til
     model.to(dev)
     model.eval()
     try:
-        with torch.inference_mode(), fast_layout(model, dev):
+        layout = fast_layout(model, dev) if channels_last else contextlib.nullcontext(model)
+        with torch.inference_mode(), layout:
             if mode == "resize":
                 out = _predict_resized(model, image, tile, tta, dev, amp)
                 if on_tiles is not None:
