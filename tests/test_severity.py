@@ -123,3 +123,19 @@ def test_cli_measure_standard_and_its_errors(tmp_path, capsys):
     assert "need the photo's scale" in capsys.readouterr().err
     assert main(["measure", "--list-standards"]) == 0
     assert "aci224r:deicing" in capsys.readouterr().out
+
+
+def test_cli_predict_standard(tmp_path, capsys):
+    from pathlib import Path
+
+    photo = sorted((Path(__file__).resolve().parents[1] / "examples" / "images").glob("*.jpg"))[0]
+    out = tmp_path / "pred"
+    assert main(["predict", str(photo), "--out", str(out), "--mm-per-px", "0.2", "--standard", "bre251",
+                 "--quiet"]) == 0  # --standard implies --measure
+    rows = list(csv.DictReader((out / f"{photo.stem}_cracks.csv").open()))
+    assert rows and all(r["severity"] for r in rows)
+    summary = list(csv.DictReader((out / "summary.csv").open()))
+    assert summary[0]["standard"] == "bre251" and summary[0]["worst_severity"]
+    capsys.readouterr()
+    assert main(["predict", str(photo), "--out", str(out), "--standard", "bre251", "--quiet"]) == 2
+    assert "need the photo's scale" in capsys.readouterr().err
