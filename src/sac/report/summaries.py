@@ -67,12 +67,14 @@ def _f1_cell(r: dict[str, Any] | None) -> str:
     return DASH if r is None else f"{100 * r['f1_mean']:.1f} ± {100 * r['f1_std']:.1f}"
 
 
-def _target_table(tgt: str, main: list[dict[str, Any]], ks: list[int], rows: list[dict[str, Any]]) -> Table:
+def _target_table(tgt: str, main: list[dict[str, Any]], ks: list[int], rows: list[dict[str, Any]],
+                  draws: int = 0) -> Table:
     """One target's F1 against k, a row per strategy; the best strategy of each k > 0 in bold.
 
     Arguments:
         tgt: the target; main: :func:`~sac.study.fewshot.summarise` rows of the main grid; ks: the k columns;
-        rows: the raw results (for the number of test photos).
+        rows: the raw results (for the number of test photos); draws: the draws of a finished cell (cells
+        with fewer say ``n=``).
     """
     mine = [r for r in main if r["target"] == tgt]
     strategies = sorted({r["strategy"] for r in mine})
@@ -81,8 +83,7 @@ def _target_table(tgt: str, main: list[dict[str, Any]], ks: list[int], rows: lis
         row = [s]
         for k in ks:
             r = next((x for x in mine if x["strategy"] == s and x["k"] == k), None)
-            full = max((x["n"] for x in mine if x["k"] > 0), default=0)  # the draws of a finished cell
-            row.append(_f1_cell(r) + (f" (n={r['n']})" if r is not None and k > 0 and r["n"] < full else ""))
+            row.append(_f1_cell(r) + (f" (n={r['n']})" if r is not None and k > 0 and r["n"] < draws else ""))
             if r is not None:
                 cells[(len(table_rows), 1 + ks.index(k))] = r["f1_mean"]
         table_rows.append(row)
@@ -156,7 +157,8 @@ def few_shot_tables(rows: list[dict[str, Any]]) -> list[Table]:
     main = summarise(rows, "main")
     if main:
         ks = sorted({r["k"] for r in main})
-        out += [_target_table(tgt, main, ks, rows) for tgt in sorted({r["target"] for r in main})]
+        draws = max((r["n"] for r in main if r["k"] > 0), default=0)  # over every target
+        out += [_target_table(tgt, main, ks, rows, draws) for tgt in sorted({r["target"] for r in main})]
         out.append(_cost_table(main, rows))
     search = summarise(rows, "recipes")
     if search:
