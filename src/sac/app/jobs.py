@@ -24,14 +24,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from sac.data.io import image_size, read_image
+from sac.data.io import read_image
 from sac.engine import load_model, model_threshold
 from sac.engine.inference import predict_probability
 from sac.engine.loading import BUNDLED, describe_model
 from sac.engine.predict import choose_mode
 from sac.errors import SACError
 from sac.files import atomic_write_bytes, atomic_write_json
-from sac.measure import Measurement, measure_mask, scale_from_reference
+from sac.measure import Measurement, measure_mask, resolve_scale
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 FORMATS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "BMP": ".bmp", "WEBP": ".webp"}
@@ -68,24 +68,16 @@ class View:
         t = default_threshold if threshold is None else float(threshold)
         if not 0.0 < t < 1.0:
             raise UploadError(f"threshold must be between 0 and 1, got {t}")
-        scale = None
-        if mm_per_px is not None:
-            if not (mm_per_px > 0 and np.isfinite(mm_per_px)):
-                raise UploadError(f"mm per pixel must be a positive number, got {mm_per_px}")
-            scale = float(mm_per_px)
-        elif ref_px is not None or ref_mm is not None:
-            if ref_px is None or ref_mm is None:
-                raise UploadError("a reference length needs both its length in pixels and in millimetres")
-            try:
-                scale = scale_from_reference(float(ref_px), float(ref_mm))
-            except SACError as e:
-                raise UploadError(str(e)) from e
+        try:  # mm per pixel wins over a reference given with it (the page sends one of them)
+            scale = resolve_scale(mm_per_px, *((None, None) if mm_per_px is not None else (ref_px, ref_mm)))
+        except SACError as e:
+            raise UploadError(str(e)) from e
         return View(round(t, 4), scale, standard or None)
 
 
 class Models:
-    """The models the page offers: the bundled ones whose weights are installed, plus adapter files given
-    to ``sac serve --model`` or found in ``<root>/models``. Loaded once, on first use."""
+    """The models the page offers: the bundled ones whose weights are installed (loaded at start, which proves
+    it), plus adapter files given to ``sac serve --model`` or found in ``<root>/models`` (loaded on first use)."""
 
     def __init__(self, root: Path, extra: list[str] | None = None):
         self.specs: dict[str, str] = {}
@@ -127,6 +119,7 @@ class Jobs:
         self._lock = threading.Lock()
         self._meta: dict[str, dict[str, Any]] = {}
         self._results: OrderedDict[tuple[str, View], tuple[Measurement, np.ndarray]] = OrderedDict()
+        self._photos: OrderedDict[str, np.ndarray] = OrderedDict()
         for p in sorted(self.dir.glob("*/meta.json")):  # earlier runs of the app: the gallery
             try:
                 meta = json.loads(p.read_text())
@@ -166,11 +159,11 @@ class Jobs:
         photo = folder / f"photo{FORMATS[fmt]}"
         atomic_write_bytes(photo, data)
         try:
-            w, h = image_size(photo)
             img = read_image(photo)  # fully decoded: truncated / corrupt files fail here, not in the worker
         except SACError as e:
             shutil.rmtree(folder, ignore_errors=True)
             raise UploadError(f"{_display(filename)}: {e.args[-1] if e.args else e}") from e
+        h, w = img.shape[:2]  # upright (EXIF orientation applied)
         meta = {"id": job, "name": _display(filename), "photo": photo.name, "model": model, "width": w, "height": h,
                 "status": "queued", "progress": [0, 0], "created": time.time(), "error": None, "seconds": None}
         self._save(meta)
@@ -221,7 +214,18 @@ class Jobs:
             return sorted(self._meta.values(), key=lambda m: -m["created"])
 
     def photo(self, job: str) -> np.ndarray:
-        return read_image(self.dir / job / self.meta(job)["photo"])
+        """The decoded photo; the last few are kept, so a slider move does not decode a 12 MP JPEG again."""
+        path = self.dir / job / self.meta(job)["photo"]
+        with self._lock:
+            if job in self._photos:
+                self._photos.move_to_end(job)
+                return self._photos[job]
+        img = read_image(path)
+        with self._lock:
+            self._photos[job] = img
+            while len(self._photos) > 2:
+                self._photos.popitem(last=False)
+        return img
 
     def result(self, job: str, view: View) -> tuple[Measurement, np.ndarray]:
         """The measurement at ``view`` and the probability map (cached: a few recent views per job)."""

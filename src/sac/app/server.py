@@ -21,7 +21,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -31,25 +30,12 @@ from sac.app.jobs import Jobs, Limits, Models, UploadError, View
 from sac.data.io import is_image_file
 from sac.measure import standards_table
 from sac.measure.export import crack_columns, crack_csv, crack_rows, geojson, render_overlay
-from sac.measure.report import html_report
+from sac.measure.report import html_report, png_bytes
 
 STATIC = Path(__file__).parent / "static"
 KINDS = {"photo.png": "image/png", "mask.png": "image/png", "overlay.png": "image/png", "cracks.csv": "text/csv",
          "cracks.json": "application/json", "centrelines.geojson": "application/geo+json",
          "report.html": "text/html"}
-
-
-def _png(rgb_or_grey: np.ndarray, max_side: int | None = None) -> bytes:
-    img = rgb_or_grey
-    if max_side and max(img.shape[:2]) > max_side:
-        f = max_side / max(img.shape[:2])
-        img = cv2.resize(img, (round(img.shape[1] * f), round(img.shape[0] * f)), interpolation=cv2.INTER_AREA)
-    if img.ndim == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:  # pragma: no cover
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
 
 
 def _folder_listing(folders: list[Path]) -> list[dict[str, Any]]:
@@ -138,14 +124,14 @@ def create_app(root: str | Path, *, models: list[str] | None = None, open_folder
         stem = Path(meta["name"]).stem or "photo"
         headers = {"Content-Disposition": f'attachment; filename="{_ascii(stem)}_{kind}"'} if not preview else {}
         if kind == "photo.png":
-            return Response(_png(jobs.photo(job), max_side=2048 if preview else None), media_type=KINDS[kind])
+            return Response(png_bytes(jobs.photo(job), 2048 if preview else None, 1), media_type=KINDS[kind])
         view = _view(job, threshold, mm_per_px, ref_px, ref_mm, standard)
         meas, prob = jobs.result(job, view)
         side = 2048 if preview else None
         if kind == "mask.png":
-            body = _png((prob >= view.threshold).astype(np.uint8) * 255, max_side=side)
+            body = png_bytes((prob >= view.threshold).astype(np.uint8) * 255, side, 1)
         elif kind == "overlay.png":
-            body = _png(render_overlay(meas, jobs.photo(job)), max_side=side)
+            body = png_bytes(render_overlay(meas, jobs.photo(job)), side, 1)
         elif kind == "cracks.csv":
             body = crack_csv(meas, prob).encode()
         elif kind == "cracks.json":

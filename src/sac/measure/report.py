@@ -18,16 +18,24 @@ td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}th{background:
 img{max-width:100%;border:1px solid #ccc}.note{color:#666;font-size:.9rem}"""
 
 
+def png_bytes(img: np.ndarray, max_side: int | None = None, compress_level: int = 3) -> bytes:
+    """PNG bytes of an RGB (H×W×3) or grey (H×W) uint8 image, downscaled so its longer side is at most
+    ``max_side`` (``None``: full size)."""
+    h, w = img.shape[:2]
+    if max_side and max(h, w) > max_side:
+        f = max_side / max(h, w)
+        img = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, compress_level])
+    if not ok:  # pragma: no cover - cv2 encodes any uint8 image
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
 def png_data_uri(rgb: np.ndarray, max_side: int = 1600) -> str:
     """A PNG data URI of an RGB image, downscaled so its longer side is at most ``max_side``."""
-    h, w = rgb.shape[:2]
-    f = min(1.0, max_side / max(h, w))
-    if f < 1.0:
-        rgb = cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:  # pragma: no cover - cv2 encodes any uint8 RGB
-        raise RuntimeError("PNG encoding failed")
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(png_bytes(rgb, max_side)).decode("ascii")
 
 
 def _fmt(v: Any) -> str:
