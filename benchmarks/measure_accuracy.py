@@ -81,7 +81,7 @@ def report(rows: list[dict], seconds: float) -> str:
     out += _md_table(["width px", "default bias", "default max", "EDT tent bias", "EDT tent max",
                       "naive 2·EDT bias", "naive 2·EDT−1 bias"], wrows)
     out += ["", "## Length error % by shape", "",
-            "Default = smoothed centreline (σ = 2 px) + end correction; raw = skan branch lengths of the "
+            "Default = smoothed centreline (σ = 2 px) + end correction; raw = branch lengths of the "
             "pruned skeleton (1 / √2 steps), no end correction.", ""]
     lrows = []
     for shape in dict.fromkeys(s for s, _ in CASES):

@@ -286,3 +286,33 @@ def test_overlay_on_a_12_megapixel_photo_is_fast():
     ys, xs = np.nonzero(m.skeleton)
     px = ov[ys[len(ys) // 2], xs[len(xs) // 2]].astype(int)
     assert np.ptp(px) > 40
+
+
+def test_branch_graph_of_small_skeletons():
+    """The branch graph (skan's construction, rebuilt without numba): a plus is one junction with four
+    branches; a ring is one cycle; a 2×2 block of junction pixels is one junction (its links reduced to a
+    spanning tree, so it is not a knot of loops); lengths count 1 / √2 steps."""
+    from sac.measure.skeleton import CYCLE, FREE, branch_graph
+
+    plus = np.zeros((11, 11), bool)
+    plus[5, 1:10] = plus[1:10, 5] = True
+    g = branch_graph(plus)
+    assert g.n_junctions == 1 and g.n_branches == 4
+    assert sorted(g.lengths) == [4.0] * 4
+    assert all(FREE in e and 0 in e for e in g.ends)
+
+    ring = np.zeros((9, 9), bool)
+    ring[2, 3:6] = ring[6, 3:6] = ring[3:6, 2] = ring[3:6, 6] = True  # an octagon: 4-steps and diagonal corners
+    g = branch_graph(ring)
+    assert g.n_junctions == 0 and g.ends == [(CYCLE, CYCLE)]
+    assert np.array_equal(g.paths[0][0], g.paths[0][-1])
+    assert g.lengths[0] == pytest.approx(8 + 4 * math.sqrt(2))
+
+    x = np.zeros((12, 12), bool)  # two diagonal strokes meeting in a 2×2 block
+    for i in range(5):
+        x[i, i] = x[i, 11 - i] = x[11 - i, i] = x[11 - i, 11 - i] = True
+    x[5:7, 5:7] = True
+    g = branch_graph(x)
+    assert g.n_junctions == 1 and g.n_branches == 4
+    assert sorted(e for ends in g.ends if not ends == (0, 0) for e in ends) == [FREE] * 4 + [0] * 4
+    assert branch_graph(np.zeros((4, 4), bool)).n_branches == 0

@@ -153,7 +153,7 @@ def measure_mask(mask: np.ndarray, *, mm_per_px: float | None = None, reference_
 
     Steps: 8-connected components smaller than ``min_area_px`` are dropped as specks; each remaining
     component is one crack. Its skeleton is pruned of spurs (terminal branches shorter than
-    ``max(min_branch_px, spur_width_factor × local width)``), split into branches with skan, smoothed
+    ``max(min_branch_px, spur_width_factor × local width)``), split into branches, smoothed
     (Gaussian, σ = ``smooth_px`` px along the arc) and measured; free ends get the end correction
     (``end_correction``: extended along the end tangent to the mask edge); the width at every centreline
     pixel is the chord of the mask along the local normal (``width_method="chord"``) or the corrected

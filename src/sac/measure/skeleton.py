@@ -5,9 +5,9 @@ All arrays here are in the coordinates of the instance's crop; :mod:`sac.measure
 Conventions (the derivations are in :mod:`sac.measure` and ``benchmarks/measure_accuracy.py`` checks them):
 
 * **Skeleton**: ``skimage.morphology.skeletonize(method="lee")`` (one pixel thick). Not the default
-  Zhang–Suen thinning: it erases 45° bands 3 px wide down to a single pixel. The branch graph comes
-  from ``skan.Skeleton``: a *branch* is a path between nodes of degree ≠ 2; junction pixels (degree ≥ 3)
-  that touch form one *junction*.
+  Zhang–Suen thinning: it erases 45° bands 3 px wide down to a single pixel. The branch graph is
+  skan's (:func:`pixel_graph`, rebuilt here): a *branch* is a path between nodes of degree ≠ 2; junction
+  pixels (degree ≥ 3) that touch form one *junction*.
 * **Spurs**: a terminal branch (one free end, the other at a junction) shorter than
   ``max(min_branch_px, spur_width_factor × local width at its junction)`` (local width = 2·EDT − 1 at
   the junction) is removed, repeatedly (a few rounds), and the skeleton re-thinned. Where *only* spurs
@@ -75,8 +75,80 @@ class BranchGraph:
 FREE, CYCLE = -1, -2
 
 
+# the 8 neighbours in raster order of their offsets, and the step length to each
+_OFFSETS = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)], np.int64)
+_STEP = np.hypot(_OFFSETS[:, 0], _OFFSETS[:, 1])
+
+
+def pixel_graph(skel: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The skeleton's pixels (N×2 (row, col), raster order) and each pixel's neighbours (indices, ascending).
+
+    Every 8-neighbour is linked, then inside each *junction cluster* (touching pixels of 3 or more neighbours)
+    only a minimum spanning tree of the links is kept (weights 1 and √2, scipy's MST): a compact blob of
+    junction pixels is one crossing, not a knot of tiny loops. This is the pixel graph of skan's ``Skeleton``
+    (skan 0.13: ``pixel_graph`` + ``_mst_junctions``), rebuilt here without numba (whose per-process compile
+    cost seconds on every ``sac predict --measure``)."""
+    coords = np.argwhere(skel).astype(np.int64)
+    n = len(coords)
+    h, w = skel.shape
+    index = np.full((h + 2, w + 2), -1, np.int64)  # padded: a neighbour lookup never leaves the array
+    index[coords[:, 0] + 1, coords[:, 1] + 1] = np.arange(n)
+    nb = index[coords[:, 0, None] + 1 + _OFFSETS[None, :, 0], coords[:, 1, None] + 1 + _OFFSETS[None, :, 1]]
+    deg = (nb >= 0).sum(1)
+    rows, slot = np.nonzero(nb >= 0)
+    cols = nb[rows, slot]
+    junction = deg >= 3
+    jj = junction[rows] & junction[cols]
+    if jj.any():  # junction clusters: keep a minimum spanning tree of their links (as skan does)
+        from scipy import sparse
+
+        sub = sparse.csr_matrix((_STEP[slot[jj]], (rows[jj], cols[jj])), shape=(n, n))
+        mst = csgraph.minimum_spanning_tree(sub).tocoo()
+        keep = set(zip(mst.row.tolist(), mst.col.tolist(), strict=True))
+        drop = np.array([(int(a), int(b)) not in keep and (int(b), int(a)) not in keep
+                         for a, b in zip(rows[jj], cols[jj], strict=True)])
+        ok = np.ones(len(rows), bool)
+        ok[np.flatnonzero(jj)[drop]] = False
+        rows, cols = rows[ok], cols[ok]
+    order = np.lexsort((cols, rows))
+    rows, cols = rows[order], cols[order]
+    bounds = np.searchsorted(rows, np.arange(n + 1))
+    return coords, [cols[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+
+def _paths(neighbours: list[np.ndarray], deg: np.ndarray) -> list[list[int]]:
+    """Pixel paths between nodes of degree ≠ 2 (each end included), then the isolated cycles (first pixel
+    repeated at the end); the order of skan's ``Skeleton.paths`` (nodes in raster order, neighbours ascending)."""
+    visited: set[tuple[int, int]] = set()
+    paths: list[list[int]] = []
+
+    def walk(node: int, nxt: int) -> list[int]:
+        path, start = [node], node
+        while (node, nxt) not in visited:
+            visited.add((node, nxt))
+            visited.add((nxt, node))
+            path.append(nxt)
+            if deg[nxt] != 2 or nxt == start:
+                break
+            a, b = neighbours[nxt]
+            node, nxt = nxt, (int(a) if a != node else int(b))
+        return path
+
+    for node in range(len(deg)):
+        if deg[node] == 1 or deg[node] > 2:
+            for nb in neighbours[node].tolist():
+                if (node, nb) not in visited:
+                    paths.append(walk(node, nb))
+    for node in range(len(deg)):
+        if deg[node] > 0:
+            nb = int(neighbours[node][0])
+            if (node, nb) not in visited:
+                paths.append(walk(node, nb))
+    return paths
+
+
 def branch_graph(skel: np.ndarray) -> BranchGraph:
-    """The branch graph of a (one-pixel-thick) skeleton via ``skan.Skeleton``."""
+    """The branch graph of a (one-pixel-thick) skeleton (:func:`pixel_graph`, then the paths between its nodes)."""
     n = int(skel.sum())
     g = BranchGraph()
     if n == 0:
@@ -85,32 +157,33 @@ def branch_graph(skel: np.ndarray) -> BranchGraph:
         rc = np.argwhere(skel)
         g.paths, g.lengths, g.ends, g.internal = [rc], [0.0], [(FREE, FREE)], [False]
         return g
-    # lazy: skan pulls in numba, pandas and networkx (~1.5 s at import), and `import sac.measure` is on the path
-    # of every `sac` command (sac.cli.common); only a skeleton of two or more pixels needs it
-    from skan import Skeleton
-
-    sk = Skeleton(skel.astype(bool), keep_images=False)
-    deg = np.asarray(sk.degrees)
-    coords = np.asarray(sk.coordinates).astype(np.int64)
+    coords, neighbours = pixel_graph(skel)
+    deg = np.array([len(v) for v in neighbours], np.int64)
     # junction clusters: connected groups of degree >= 3 nodes
     jnodes = np.flatnonzero(deg >= 3)
-    cluster_of = {}
+    cluster_of: dict[int, int] = {}
     if len(jnodes):
-        sub = sk.graph[jnodes][:, jnodes]
+        from scipy import sparse
+
+        pos = np.full(n, -1, np.int64)
+        pos[jnodes] = np.arange(len(jnodes))
+        src = np.repeat(np.arange(len(jnodes)), [len(neighbours[j]) for j in jnodes])
+        dst = pos[np.concatenate([neighbours[j] for j in jnodes])]
+        ok = dst >= 0
+        sub = sparse.csr_matrix((np.ones(int(ok.sum())), (src[ok], dst[ok])), shape=(len(jnodes), len(jnodes)))
         nc, lab = csgraph.connected_components(sub, directed=False)
-        for node, c in zip(jnodes, lab, strict=True):
-            cluster_of[int(node)] = int(c)
+        cluster_of = {int(node): int(c) for node, c in zip(jnodes, lab, strict=True)}
         g.junctions = [coords[jnodes[lab == c]] for c in range(nc)]
-    lengths = sk.path_lengths()
-    for i in range(sk.n_paths):
-        ids = np.asarray(sk.path(i))
-        a, b = int(ids[0]), int(ids[-1])
+    for ids in _paths(neighbours, deg):
+        a, b = ids[0], ids[-1]
         if a == b and deg[a] == 2:
             ends = (CYCLE, CYCLE)
         else:
             ends = tuple(FREE if deg[e] == 1 else cluster_of.get(e, FREE) for e in (a, b))
-        g.paths.append(coords[ids])
-        g.lengths.append(float(lengths[i]))
+        p = coords[ids]
+        steps = np.hypot(*np.diff(p, axis=0).T)
+        g.paths.append(p)
+        g.lengths.append(float(np.cumsum(steps)[-1]) if len(steps) else 0.0)
         g.ends.append(ends)
         g.internal.append(ends[0] >= 0 and ends[0] == ends[1] and len(ids) <= 3)
     return g
