@@ -4,6 +4,8 @@ and tiled vs resized F1 on the full-resolution shared test photos.
     python benchmarks/large_photo.py                      # both parts, default model, this machine
     python benchmarks/large_photo.py --skip-f1            # only the 12 MP timing
     python benchmarks/large_photo.py --f1-limit 0         # F1 on every test photo (slow on a CPU)
+    git worktree add /tmp/before 124e603 && python benchmarks/large_photo.py --skip-f1 \
+        --before-src /tmp/before/src --before-label 124e603   # + the same command on an earlier commit
 
 Part 1 builds a 4000×3000 photo from the committed example photos (a mosaic of real crack photos
 at their own scale, so cracks keep realistic widths), then runs ``sac predict --measure`` on it in a
@@ -64,13 +66,14 @@ _CHILD = ("import resource, sys\nfrom sac.cli import main\nrc = main(sys.argv[1:
           "sys.exit(rc)\n")
 
 
-def time_cli(photo: Path, mode: str, extra: list[str]) -> dict[str, float]:
-    """Wall time and peak RSS of one ``sac predict --measure`` process."""
+def time_cli(photo: Path, mode: str, extra: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Wall time and peak RSS of one ``sac predict --measure`` process (``env``: extra environment, e.g. a
+    ``PYTHONPATH`` that puts an older source tree first, for the before / after table)."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-c", _CHILD, "predict", str(photo), "--model", "default", "--mode", mode,
                "--measure", "--out", out, "--quiet", "--json", *extra]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
         wall = time.perf_counter() - t0
         if proc.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
@@ -80,10 +83,10 @@ def time_cli(photo: Path, mode: str, extra: list[str]) -> dict[str, float]:
             "total_length_px": rows[0].get("total_length_px")}
 
 
-def split_times(photo: Path, mode: str, overlap: float) -> dict[str, float]:
+def split_times(photo: Path, mode: str, overlap: float, amp: str = "auto") -> dict[str, float]:
     """Seconds for model load, segmentation and measurement inside one process."""
     from sac.data import read_image
-    from sac.engine import load_model
+    from sac.engine import load_model, model_threshold
     from sac.engine.inference import predict_probability
     from sac.measure import measure_mask
 
@@ -92,9 +95,9 @@ def split_times(photo: Path, mode: str, overlap: float) -> dict[str, float]:
     t1 = time.perf_counter()
     image = read_image(photo)
     t2 = time.perf_counter()
-    prob = predict_probability(model, image, mode=mode, overlap=overlap, progress=False)
+    prob = predict_probability(model, image, mode=mode, overlap=overlap, progress=False, amp=amp)
     t3 = time.perf_counter()
-    measure_mask(prob >= 0.5, min_area_px=20)
+    measure_mask(prob >= model_threshold(model), min_area_px=20)
     t4 = time.perf_counter()
     return {"load_model_s": t1 - t0, "read_s": t2 - t1, "segment_s": t3 - t2, "measure_s": t4 - t3}
 
@@ -129,38 +132,71 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-timing", action="store_true", help="keep the timing table of the last run")
     ap.add_argument("--f1-limit", type=int, default=40, help="test photos per dataset (0 = all)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--before-src", help="the src/ folder of an earlier checkout (e.g. a `git worktree`): its "
+                                         "`sac predict` is timed on the same photo, the 'before' row")
+    ap.add_argument("--before-label", default="before", help="what the before row is called (e.g. the commit)")
+    ap.add_argument("--before-path", default="",
+                    help="extra PYTHONPATH entries the earlier checkout needs (its dependencies since dropped)")
+    ap.add_argument("--big-mp", type=float, default=50.0, help="the large photo of the memory row (0: none)")
     args = ap.parse_args(argv)
 
     import torch
 
     work = Path(tempfile.mkdtemp(prefix="sac-large-"))
     photo = make_photo(work / "mosaic_4000x3000.jpg")
-    configs = [("tiled", ["--overlap", "0.25"]), ("tiled", ["--overlap", "0"]), ("resize", [])]
+    # (label, photo, mode, overlap, amp, extra environment, in-process split)
+    configs: list[tuple[str, Path, str, float | None, str, dict[str, str] | None, bool]] = [
+        ("this checkout", photo, "tiled", 0.25, "auto", None, True),
+        ("this checkout, float32", photo, "tiled", 0.25, "off", None, True),
+        ("this checkout", photo, "tiled", 0.0, "auto", None, True),
+        ("this checkout", photo, "resize", None, "auto", None, True)]
+    if args.before_src:
+        path = os.pathsep.join(p for p in (str(Path(args.before_src).resolve()), args.before_path) if p)
+        configs.insert(0, (args.before_label, photo, "tiled", 0.25, "-", {"PYTHONPATH": path}, False))
+    if args.big_mp:
+        w = int(round((args.big_mp * 1e6 * 4 / 3) ** 0.5))
+        big = make_photo(work / f"mosaic_{w}x{int(round(args.big_mp * 1e6 / w))}.jpg", w, int(round(args.big_mp * 1e6 / w)))
+        configs.append(("this checkout", big, "tiled", 0.25, "auto", None, False))
     timing = []
     if args.skip_timing:
         configs = []
         old = json.loads((RESULTS / "large_photo.json").read_text())
         timing, args.repeats = old["timing"], old.get("repeats", 1)
-    for mode, extra in configs:
-        runs = [time_cli(photo, mode, extra) for _ in range(args.repeats)]
-        overlap = float(extra[1]) if extra else 0.0
-        timing.append({"mode": mode, "overlap": overlap if mode == "tiled" else None,
+    for label, ph, mode, overlap, amp, env, split in configs:
+        extra = (["--overlap", str(overlap)] if overlap is not None else []) + (["--amp", amp] if amp != "-" else [])
+        runs = [time_cli(ph, mode, extra, env) for _ in range(args.repeats)]
+        size = Image.open(ph).size
+        timing.append({"label": label, "photo": f"{size[0]}×{size[1]}", "megapixels": size[0] * size[1] / 1e6,
+                       "mode": mode, "overlap": overlap, "amp": amp,
                        "wall_s_best": min(r["wall_s"] for r in runs), "wall_s_runs": [r["wall_s"] for r in runs],
                        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "n_cracks": runs[0]["n_cracks"],
-                       "total_length_px": runs[0]["total_length_px"], **split_times(photo, mode, overlap)})
+                       "total_length_px": runs[0]["total_length_px"],
+                       **(split_times(ph, mode, overlap or 0.0, amp) if split else {})})
+        print(f"[large_photo] {label} {timing[-1]['photo']} {mode} {overlap} {amp}: "
+              f"{timing[-1]['wall_s_best']:.1f} s, {timing[-1]['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
     hw = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
           "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
-    record: dict = {"photo": "4000×3000 mosaic of examples/images", "hardware": hw, "timing": timing,
-                    "repeats": args.repeats}
+    from sac.engine.runtime import cpu_has_native_bf16
+
+    record: dict = {"photo": "mosaics of examples/images", "hardware": hw, "timing": timing,
+                    "repeats": args.repeats, "cpu_native_bf16": cpu_has_native_bf16()}
     lines = [f"# Large photos\n\n`python benchmarks/large_photo.py` on {hw['cores']} cores ({hw['cpu']}, torch "
-             f"{hw['torch']}), default model, 12 MP photo (4000×3000), `sac predict --measure` in a fresh process "
-             f"(best of {args.repeats}; peak RSS of the process).\n",
-             "| mode | overlap | wall s (whole command) | peak RAM MB | load model s | segment s | measure s | cracks | total length px |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"{hw['torch']}; native bf16: {'yes' if record['cpu_native_bf16'] else 'no'}), default model, "
+             f"`sac predict PHOTO --measure` in a fresh process (best of {args.repeats}; wall time of the whole "
+             f"command, imports and writing the outputs included; peak RSS of the process). Photos: mosaics of the "
+             f"example photos at their own scale. amp auto = bf16 where the CPU has it natively.\n",
+             "| code | photo | mode | overlap | amp | wall s (whole command) | peak RAM MB | load model s | segment s "
+             "| measure s | cracks | total length px |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def f(t: dict, k: str, fmt: str) -> str:
+        return format(t[k], fmt) if t.get(k) is not None else "-"
+
     for t in timing:
-        lines.append(f"| {t['mode']} | {'-' if t['overlap'] is None else t['overlap']} | {t['wall_s_best']:.1f} | "
-                     f"{t['peak_rss_mb']:.0f} | {t['load_model_s']:.2f} | {t['segment_s']:.1f} | {t['measure_s']:.1f} | "
-                     f"{t['n_cracks']} | {t['total_length_px']:.0f} |")
+        lines.append(f"| {t.get('label', 'this checkout')} | {t.get('photo', '4000×3000')} | {t['mode']} | "
+                     f"{'-' if t['overlap'] is None else t['overlap']} | {t.get('amp', '-')} | {t['wall_s_best']:.1f} | "
+                     f"{t['peak_rss_mb']:.0f} | {f(t, 'load_model_s', '.2f')} | {f(t, 'segment_s', '.1f')} | "
+                     f"{f(t, 'measure_s', '.1f')} | {t['n_cracks']} | {t['total_length_px']:.0f} |")
     if not args.skip_f1:
         f1 = f1_compare(args.f1_limit or None, args.device)
         record["f1"] = f1

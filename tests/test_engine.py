@@ -192,3 +192,43 @@ def test_cli_data_check_exit_codes(tmp_path, data_root, capsys):
     Image.fromarray(np.full((9, 8), 255, np.uint8)).save(bad / "masks" / "x.png")
     assert cli_main(["data", "check", str(bad), "--quiet"]) == 1
     assert "x.png" in capsys.readouterr().out
+
+
+def test_compile_falls_back_to_eager_when_the_compiler_fails(monkeypatch, capsys):
+    """``compiled``: a compiler failure at the first call (no C++ compiler, an unsupported op) prints one line
+    and runs the same module eagerly from then on; the model's own errors still surface."""
+    import sac.engine.runtime as runtime
+
+    model = torch.nn.Linear(4, 2)
+
+    def broken(m):
+        def fn(*a, **k):
+            raise RuntimeError("InductorError: CppCompileError: C++ compile error\n... long log ...")
+        return fn
+
+    monkeypatch.setattr(torch, "compile", broken)
+    fwd = runtime.compiled(model)
+    x = torch.rand(3, 4)
+    assert torch.equal(fwd(x), model(x)) and fwd.eager()
+    assert capsys.readouterr().err.count("torch.compile failed (RuntimeError: InductorError") == 1
+    assert torch.equal(fwd(x), model(x)) and capsys.readouterr().err == ""  # no second attempt, no second line
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        fwd(torch.rand(3, 5))  # the model's own error, from the eager call
+    assert runtime.compiled(model, enabled=False) is model
+
+
+def test_training_with_compile_that_cannot_run_matches_eager(tmp_path, tiny_data, monkeypatch):
+    """``compile: true`` where the compiler fails trains exactly as eager does (the fallback is the same module)."""
+    def broken(m):
+        def fn(*a, **k):
+            raise RuntimeError("no working C++ compiler")
+        return fn
+
+    a = load_config(None, {**TINY, "optim.epochs": 1, "out": str(tmp_path / "a")})
+    train(a, progress=False, datasets=tiny_data)
+    monkeypatch.setattr(torch, "compile", broken)
+    b = load_config(None, {**TINY, "optim.epochs": 1, "out": str(tmp_path / "b"), "compile": True})
+    train(b, progress=False, datasets=tiny_data)
+    ta = load_file(str(tmp_path / "a" / "adapter_last.safetensors"))
+    tb = load_file(str(tmp_path / "b" / "adapter_last.safetensors"))
+    assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)

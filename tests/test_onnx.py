@@ -31,7 +31,7 @@ def test_parity_on_real_photos_resized_and_tiled(exported):
     assert onnx_model.dynamic_size and onnx_model.origin.threshold == model.origin.threshold
     big = np.tile(read_image(PHOTOS[0]), (3, 4, 1))[:700, :900]  # tiled: 20 tiles of 256 px
     for img, mode in [(read_image(p), "resize") for p in PHOTOS] + [(big, "tiled")]:
-        ref = predict_probability(model, img, mode=mode, device="cpu", progress=False)
+        ref = predict_probability(model, img, mode=mode, device="cpu", progress=False, amp="off")  # float32
         got = predict_probability(onnx_model, img, mode=mode, device="cpu", progress=False)
         assert np.abs(ref - got).max() < 1e-4
         assert np.array_equal(ref >= 0.5, got >= 0.5) or np.mean((ref >= 0.5) != (got >= 0.5)) < 1e-5
@@ -58,7 +58,7 @@ def test_cli_export_and_predict_engine_onnx(tmp_path, capsys):
     assert main(["export", "--model", "default", "--onnx", str(onnx_file)]) == 0
     assert "any size" in capsys.readouterr().out
     photo = str(PHOTOS[1])
-    assert main(["predict", photo, "--out", str(tmp_path / "torch"), "--quiet"]) == 0
+    assert main(["predict", photo, "--out", str(tmp_path / "torch"), "--quiet", "--amp", "off"]) == 0
     assert main(["predict", photo, "--model", str(onnx_file), "--out", str(tmp_path / "file"), "--quiet"]) == 0
     assert main(["predict", photo, "--engine", "onnx", "--out", str(tmp_path / "engine"), "--quiet"]) == 0
     stem = PHOTOS[1].stem

@@ -177,14 +177,64 @@ def test_channels_last_on_cpu_gives_the_same_probabilities_and_restores_the_mode
     torch.manual_seed(0)
     model = create_model("unet_effnet_lite0", weights=None).eval()
     img = (np.random.default_rng(0).random((200, 300, 3)) * 255).astype(np.uint8)
-    fast = predict_probability(model, img, tile=128, overlap=0.25)
+    fast = predict_probability(model, img, tile=128, overlap=0.25, amp="off")
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1))
     assert conv.weight.is_contiguous()  # restored after the call
     monkeypatch.setattr(tiling, "fast_layout", lambda m, d: contextlib.nullcontext(m))  # the reference
-    plain = predict_probability(model, img, tile=128, overlap=0.25)
+    plain = predict_probability(model, img, tile=128, overlap=0.25, amp="off")
     monkeypatch.undo()
     np.testing.assert_allclose(fast, plain, atol=1e-5)
     with fast_layout(model, torch.device("cpu")):
         assert conv.weight.is_contiguous(memory_format=torch.channels_last)
         predict_probability(model, img, tile=128)  # nested (evaluate / predict around their loops) ...
         assert conv.weight.is_contiguous(memory_format=torch.channels_last)  # ... leaves the outer layout
+
+
+class DtypeProbe(Pointwise):
+    """Records the dtype its convolution-free matmul runs in (autocast shows in the output's dtype)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mix = nn.Linear(3, 1)
+        self.dtypes: list[torch.dtype] = []
+
+    def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.mix(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        self.dtypes.append(out.dtype)
+        return out
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_bf16_follows_amp_and_the_cpu(monkeypatch, native):
+    """``amp="auto"``: bf16 on a CPU with native bf16 for inference (predict, the page), never for ``evaluate``
+    (``cpu_auto=False``) and never on a CPU that would only emulate it; "bf16" forces it, "off" forbids it."""
+    import sac.engine.runtime as runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: native)
+    img = _image(100, 120)
+    runs = {}
+    for amp, cpu_auto in [("auto", True), ("auto", False), ("bf16", False), ("off", True)]:
+        torch.manual_seed(0)
+        m = DtypeProbe()
+        runs[amp, cpu_auto] = predict_probability(m, img, tile=64, amp=amp, cpu_auto=cpu_auto, progress=False)
+        assert set(m.dtypes) == {torch.bfloat16 if (amp == "bf16" or (amp, cpu_auto, native) == ("auto", True, True))
+                                 else torch.float32}, (amp, cpu_auto)
+    np.testing.assert_allclose(runs["bf16", False], runs["off", True], atol=2e-2)  # bf16 keeps 8 bits of mantissa
+
+
+def test_bf16_masks_agree_with_float32_on_a_real_photo():
+    """The default model on an example photo, tiled: bf16 and float32 probabilities differ by bf16 rounding
+    only, and the masks agree on all but a handful of pixels at the threshold."""
+    from pathlib import Path
+
+    from sac.data import read_image
+    from sac.engine import load_model, model_threshold
+
+    photo = sorted((Path(__file__).resolve().parents[1] / "examples" / "images").glob("*.jpg"))[0]
+    img = read_image(photo)
+    model = load_model("default")
+    ref = predict_probability(model, img, mode="tiled", amp="off", progress=False)
+    bf = predict_probability(model, img, mode="tiled", amp="bf16", progress=False)
+    thr = model_threshold(model)
+    assert np.abs(ref - bf).max() < 0.1
+    assert np.mean((ref >= thr) != (bf >= thr)) < 2e-3

@@ -34,6 +34,11 @@ def add_device(p: argparse.ArgumentParser, default: str | None = "auto") -> None
     p.add_argument("--device", default=default, help="auto (a GPU if there is one), cpu, cuda or cuda:N")
 
 
+def add_amp(p: argparse.ArgumentParser, auto: str) -> None:
+    p.add_argument("--amp", choices=["auto", "bf16", "off"], default="auto",
+                   help=f"auto: {auto}; bf16: bf16 autocast on any device; off: float32 everywhere")
+
+
 def add_threshold(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help=f"{what} (default: the model's calibrated threshold, else 0.5)")

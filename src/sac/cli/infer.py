@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from sac.cli.common import (
+    add_amp,
     add_device,
     add_mm_scale,
     add_model,
@@ -32,7 +33,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         samples = samples[: args.limit]
     res = evaluate(model, samples, protocol=args.protocol, inference=args.inference, size=args.size,
                    batch_size=args.batch_size, device=args.device, fast=args.fast, progress=not args.quiet,
-                   tta=args.tta, threshold=args.threshold)
+                   tta=args.tta, threshold=args.threshold, amp=args.amp)
     table = results_table(res)
     if args.out:
         atomic_write_json(Path(args.out) / "results.json", res)
@@ -59,7 +60,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                    batch_size=args.batch_size, threshold=args.threshold, device=args.device,
                    measure=args.measure or bool(args.standard), mm_per_px=scale, standard=args.standard,
                    min_area_px=args.min_area, save_prob=args.save_prob, progress=not args.quiet,
-                   resume=args.resume)
+                   resume=args.resume, amp=args.amp)
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports for all
         return 0
     if args.json:
@@ -133,6 +134,7 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--size", type=int, default=256, help="the model's input size")
     e.add_argument("--batch-size", type=int, default=8, help="photos (or tiles) per forward pass")
     add_device(e)
+    add_amp(e, "bf16 on a GPU, float32 on the CPU (scores comparable across runs)")
     e.add_argument("--limit", type=int, help="only the first N samples")
     e.add_argument("--tta", action="store_true", help="average with horizontally and vertically flipped predictions")
     e.add_argument("--fast", action="store_true", help="skip tolerance/skeleton metrics")
@@ -156,6 +158,7 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--batch-size", type=int, default=8, help="tiles per forward pass")
     add_threshold(pr, "crack where probability >= this")
     add_device(pr)
+    add_amp(pr, "bf16 on a GPU and on a CPU with native bf16 (AMX / AVX-512 BF16), else float32")
     pr.add_argument("--measure", action="store_true", help="measure cracks (length, width, type) per photo")
     add_mm_scale(pr)
     pr.add_argument("--min-area", type=int, default=20, help="drop crack components under this many pixels")

@@ -4,9 +4,10 @@ For every model (``--model``, repeatable: a bundled name, an adapter or a regist
 
 * **reference** — the plain path: float32, eager, contiguous memory format, the libraries' own modules
   (SAM attention as segment-anything computes it), AdamW without fused kernels;
-* **optimised** — what SAC runs: channels-last weights and tiles on the CPU (``fast_layout``), bf16 autocast and
-  fused AdamW on GPUs, SAM attention through SDPA on GPUs, ``torch.compile`` with ``--compile`` (a failure to
-  compile falls back to eager and is recorded);
+* **optimised** — what SAC runs: channels-last weights and tiles on the CPU (``fast_layout``), bf16 autocast
+  for inference on GPUs and on CPUs with native bf16 (AMX / AVX-512 BF16; ``sac predict``'s ``--amp auto``), bf16
+  training and fused AdamW on GPUs (CPU training stays float32, as ``sac train`` runs it), SAM attention through
+  SDPA on GPUs, ``torch.compile`` with ``--compile`` (a failure to compile falls back to eager and is recorded);
 * **onnx** — inference with onnxruntime (CPU only, ``sac export``'s graph).
 
 Inference: images/s over ``iters`` batches of ``batch`` random ``size``×``size`` images after warm-up.
@@ -78,7 +79,7 @@ def run_model(spec: str, path: str, *, size: int, batch: int, iters: int, warmup
     """One (model, path) row, measured in this process."""
     from sac.engine import load_model
     from sac.engine.inference import fast_layout
-    from sac.engine.runtime import resolve_device
+    from sac.engine.runtime import autocast, cpu_has_native_bf16, resolve_device
     from sac.losses import build_loss
     from sac.models.profile import count_flops
     from sac.tuning import apply_strategy
@@ -97,7 +98,8 @@ def run_model(spec: str, path: str, *, size: int, batch: int, iters: int, warmup
             _reference(model)
     x = torch.rand(batch, 3, size, size, device=dev)
     opt_path = path == "optimised"
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if (opt_path and dev.type == "cuda") else nullcontext()
+    amp = autocast(dev, "auto", cpu_auto=True) if opt_path else nullcontext()  # inference
+    row["bf16"] = bool(opt_path and (dev.type == "cuda" or cpu_has_native_bf16()))
     layout = fast_layout(model, dev) if (opt_path and path != "onnx") else nullcontext(model)
     fwd = model
     if opt_path and compile_:
@@ -129,7 +131,7 @@ def run_model(spec: str, path: str, *, size: int, batch: int, iters: int, warmup
             tl = fast_layout(tmodel, dev) if opt_path else nullcontext(tmodel)
             with tl:
                 def step() -> None:
-                    with amp:
+                    with autocast(dev, "auto") if opt_path else nullcontext():  # bf16 on GPUs only
                         out = tmodel(xi)
                     loss = loss_fn(out.float(), y)
                     opt.zero_grad(set_to_none=True)

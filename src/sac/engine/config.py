@@ -55,6 +55,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: str = "auto"  # auto (bf16 on CUDA) | bf16 | off
+    compile: bool = False  # torch.compile the training forward (eager where it cannot compile)
     val_every: int = 1
     checkpoint_every_steps: int = 200  # also checkpoints at each epoch end
     out: str = "runs/train"

@@ -83,12 +83,12 @@ def _evaluate_resized(model: nn.Module, samples: list[Sample], scores: _Scores, 
             scores.add(it["index"], s, prob, gt)
 
 
-def _evaluate_tiled(model: nn.Module, samples: list[Sample], scores: _Scores, size: int, batch_size: int,
+def _evaluate_tiled(model: nn.Module, samples: list[Sample], scores: _Scores, size: int, batch_size: int, amp: str,
                     dev: torch.device, tta: bool, progress: bool) -> None:
     """Each photo at its native resolution, tiled at ``size`` (as ``sac predict`` does)."""
     for i, s in enumerate(tqdm(samples, desc="evaluate (tiled)", disable=not progress)):
         prob = predict_probability(model, read_image(s.image), mode="tiled", tile=size, batch_size=batch_size,
-                                   tta=tta, device=str(dev), progress=False)
+                                   tta=tta, device=str(dev), progress=False, amp=amp, cpu_auto=False)
         scores.add(i, s, prob, read_mask(s.mask))
 
 
@@ -113,7 +113,7 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
         if protocol == "paper" or inference == "resize":
             _evaluate_resized(model, samples, scores, protocol, size, batch_size, dev, amp, tta, progress)
         else:
-            _evaluate_tiled(model, samples, scores, size, batch_size, dev, tta, progress)
+            _evaluate_tiled(model, samples, scores, size, batch_size, amp, dev, tta, progress)
     out = {"protocol": protocol, "inference": "resize" if protocol == "paper" else inference, "size": size,
            "threshold": thr, "model": describe_model(model),
            "datasets": {k: v.compute() for k, v in sorted(scores.per.items())}, "overall": scores.overall()}

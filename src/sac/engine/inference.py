@@ -20,8 +20,10 @@ model's float input B·3·T²·4 bytes and its activations on the device. The ph
 to float as a whole; tiles are cut from the uint8 array on the fly. Peak host memory ≈ 7·H·W bytes
 + a few batches (≈ 350 MB for 50 MP at T = 256, B = 8).
 
-Device-agnostic: the same code runs on CPU and CUDA; on CUDA the model runs under bf16 autocast
-unless ``amp=False`` (then CPU and GPU agree to float32 tolerance).
+Device-agnostic: the same code runs on CPU and CUDA. The model runs under bf16 autocast on CUDA and, by
+default, on a CPU that multiplies bf16 natively (AMX / AVX-512 BF16: about 2× faster there; the F1 change is
+measured in ``benchmarks/results/bench_cpu.md``); ``amp="off"`` runs float32 everywhere (then CPU and GPU agree to
+float32 tolerance).
 """
 
 from __future__ import annotations
@@ -95,14 +97,14 @@ def _to_batch(tiles: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def probability(model: nn.Module, x: torch.Tensor, tta: bool, device: torch.device,
-                 amp: str | bool | None) -> torch.Tensor:
+                 amp: str | bool | None, cpu_auto: bool = False) -> torch.Tensor:
     """B×1×h×w float32 probability of a batch, optionally averaged over identity, horizontal and vertical flips
     (the one meaning of test-time augmentation, in ``evaluate`` and ``predict`` alike)."""
     flips: list[tuple[int, ...]] = [()] + ([(3,), (2,)] if tta else [])
     acc = None
     for dims in flips:
         xi = x.flip(dims) if dims else x
-        with autocast(device, amp):
+        with autocast(device, amp, cpu_auto=cpu_auto):
             logits = model(xi)
         p = torch.sigmoid(logits.float())
         if dims:
@@ -138,7 +140,7 @@ def _batches(positions: list[tuple[int, int]], batch_size: int) -> Iterator[list
 def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "tiled", tile: int = 256,
                          overlap: float = 0.25, batch_size: int = 8, tta: bool = False,
                          device: str | torch.device = "cpu", blend: str = "gaussian", progress: bool | None = None,
-                         amp: bool | None = None, on_tiles: Callable[[int, int], None] | None = None,
+                         amp: str | bool | None = "auto", cpu_auto: bool = True, on_tiles: Callable[[int, int], None] | None = None,
                          channels_last: bool = True) -> np.ndarray:
     """Crack probability (H×W float32 in [0, 1]) for an H×W×3 uint8 RGB photo of any size.
 
@@ -153,7 +155,11 @@ def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "til
         tta: average the probabilities of the photo, its horizontal and its vertical mirror (3× the work).
         blend: ``"gaussian"`` or ``"cosine"`` (Hann) blending window — see the module docstring.
         progress: a tqdm bar over tiles; ``None`` shows it when there are more than 16 tiles.
-        amp: bf16 autocast on CUDA (``None``/``True``); ``False`` runs float32 everywhere.
+        amp: "auto" (``None`` / ``True``): bf16 autocast on CUDA, and on the CPU when ``cpu_auto`` and the CPU
+            has native bf16 (:func:`sac.engine.runtime.cpu_has_native_bf16`); "bf16": bf16 on any device;
+            "off" / ``False``: float32 everywhere (the plain reference path of ``sac bench``).
+        cpu_auto: let "auto" pick bf16 on such a CPU (``evaluate`` passes ``False``: its scores stay float32
+            unless ``amp="bf16"``).
         on_tiles: called with (tiles done, tiles in all) after every batch (``"resize"``: once, with (1, 1)).
         channels_last: run a CPU model with channels-last weights (:func:`fast_layout`); ``False`` is the plain
             reference path of ``sac bench``.
@@ -169,27 +175,28 @@ def predict_probability(model: nn.Module, image: np.ndarray, *, mode: str = "til
         layout = fast_layout(model, dev) if channels_last else contextlib.nullcontext(model)
         with torch.inference_mode(), layout:
             if mode == "resize":
-                out = _predict_resized(model, image, tile, tta, dev, amp)
+                out = _predict_resized(model, image, tile, tta, dev, amp, cpu_auto)
                 if on_tiles is not None:
                     on_tiles(1, 1)
                 return out
-            return _predict_tiled(model, image, tile, overlap, batch_size, tta, dev, blend, progress, amp, on_tiles)
+            return _predict_tiled(model, image, tile, overlap, batch_size, tta, dev, blend, progress, amp, cpu_auto,
+                                  on_tiles)
     finally:
         train_mode(model, was_training)
 
 
 def _predict_resized(model: nn.Module, image: np.ndarray, tile: int, tta: bool, dev: torch.device,
-                     amp: bool | None) -> np.ndarray:
+                     amp: str | bool | None, cpu_auto: bool) -> np.ndarray:
     h, w = image.shape[:2]
     small = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
-    p = probability(model, _to_batch(np.ascontiguousarray(small[None]), dev), tta, dev, amp)
+    p = probability(model, _to_batch(np.ascontiguousarray(small[None]), dev), tta, dev, amp, cpu_auto)
     p = p[0, 0].cpu().numpy().astype(np.float32)
     out = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
 
 
 def _predict_tiled(model: nn.Module, image: np.ndarray, tile: int, overlap: float, batch_size: int, tta: bool,
-                   dev: torch.device, blend: str, progress: bool | None, amp: bool | None,
+                   dev: torch.device, blend: str, progress: bool | None, amp: str | bool | None, cpu_auto: bool,
                    on_tiles: Callable[[int, int], None] | None = None) -> np.ndarray:
     h, w = image.shape[:2]
     ph, pw = max(tile - h, 0), max(tile - w, 0)
@@ -214,7 +221,7 @@ def _predict_tiled(model: nn.Module, image: np.ndarray, tile: int, overlap: floa
         for batch in _batches(positions, batch_size):
             for i, (y, x) in enumerate(batch):
                 buf[i] = img[y:y + tile, x:x + tile]
-            p = probability(model, _to_batch(buf[:len(batch)], dev), tta, dev, amp)
+            p = probability(model, _to_batch(buf[:len(batch)], dev), tta, dev, amp, cpu_auto)
             if p.shape[-2:] != (tile, tile):
                 raise RuntimeError(f"{type(model).__name__} returned {tuple(p.shape)} for {tile}×{tile} tiles; "
                                    f"the model contract is logits at the input size")

@@ -72,12 +72,13 @@ def choose_mode(mode: str, shape: tuple[int, ...], tile: int) -> str:
 
 def _predict_one(model: nn.Module, path: Path, out: Path, dev: torch.device, threshold: float, mode: str,
                  tile: int, overlap: float, tta: bool, batch_size: int, measure: bool, mm_per_px: float | None,
-                 standard: str | None, min_area_px: int, save_prob: bool, progress: bool) -> dict[str, Any]:
+                 standard: str | None, min_area_px: int, save_prob: bool, progress: bool,
+                 amp: str = "auto") -> dict[str, Any]:
     """Mask (+ probability, overlay, measurements) of one photo; its summary row."""
     img = read_image(path)
     m = choose_mode(mode, img.shape, tile)
     prob = predict_probability(model, img, mode=m, tile=tile, overlap=overlap, batch_size=batch_size,
-                               tta=tta, device=str(dev), progress=None if progress else False)
+                               tta=tta, device=str(dev), progress=None if progress else False, amp=amp)
     mask = prob >= threshold
     write_mask_png(out / f"{path.stem}_mask.png", mask)
     if save_prob:
@@ -97,11 +98,14 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
             tile: int = 256, overlap: float = 0.25, tta: bool = False, batch_size: int = 8,
             threshold: float | None = None, device: str = "auto", measure: bool = False,
             mm_per_px: float | None = None, standard: str | None = None, min_area_px: int = 20,
-            save_prob: bool = False, progress: bool = True, resume: bool = False) -> list[dict[str, Any]]:
+            save_prob: bool = False, progress: bool = True, resume: bool = False,
+            amp: str = "auto") -> list[dict[str, Any]]:
     """Segment every photo; returns one summary row per photo (also written to ``summary.csv/.md``).
     ``threshold``: crack where probability ≥ it; ``None`` = the model's own (its adapter's calibrated
     threshold, else 0.5). ``tta`` averages the identity, horizontal and vertical flips. ``standard`` (with
-    ``measure`` and a scale) grades each crack's width (:mod:`sac.measure.severity`).
+    ``measure`` and a scale) grades each crack's width (:mod:`sac.measure.severity`). ``amp``: "auto" runs bf16
+    on a GPU and on a CPU with native bf16 (:func:`sac.engine.runtime.cpu_has_native_bf16`), "bf16" everywhere,
+    "off" float32.
 
     **Sharded** under ``torchrun`` (``WORLD_SIZE`` > 1; gloo on CPUs, NCCL on GPUs, one GPU per local rank):
     the photos, in the sorted order of :func:`collect_images`, are dealt round-robin to the ranks; each rank
@@ -126,7 +130,7 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
     model = model.to(dev).eval()
     settings = {"model": describe_model(model), "threshold": threshold, "mode": mode, "tile": tile,
                 "overlap": overlap, "tta": tta, "measure": measure, "mm_per_px": mm_per_px, "standard": standard,
-                "min_area_px": min_area_px, "save_prob": save_prob}
+                "min_area_px": min_area_px, "save_prob": save_prob, "amp": amp}
     rows_dir = out / ROWS_DIR
     mine = [p for i, p in enumerate(photos) if i % world == rank]
     todo = [p for p in mine if not (resume and _done(rows_dir / f"{p.stem}.json", settings))]
@@ -134,7 +138,7 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
         for path in tqdm(todo, desc="predict" if world == 1 else f"predict (rank {rank}/{world})",
                          disable=not progress):
             row = _predict_one(model, path, out, dev, threshold, mode, tile, overlap, tta, batch_size, measure,
-                               mm_per_px, standard, min_area_px, save_prob, progress)
+                               mm_per_px, standard, min_area_px, save_prob, progress, amp)
             atomic_write_json(rows_dir / f"{path.stem}.json", {"row": row, "settings": settings})
     if world > 1:
         dist.barrier()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,12 +25,63 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
-def autocast(device: torch.device, amp: str | bool | None = "auto") -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA (``amp`` "auto" / "bf16" / True / None), nothing on the CPU or with ``amp`` "off" /
-    False. The one autocast of training, evaluation and inference."""
-    if device.type == "cuda" and amp not in ("off", False):
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AMX tiles or AVX-512 BF16). There bf16 convolutions and matrix
+    products run about twice as fast as float32; elsewhere oneDNN emulates bf16 and it is no faster."""
+    try:
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - a torch without these probes
+        return False
+
+
+def autocast(device: torch.device, amp: str | bool | None = "auto", *,
+             cpu_auto: bool = False) -> contextlib.AbstractContextManager:
+    """The one autocast of training, evaluation and inference.
+
+    ``amp`` "auto" / True / None: bf16 on CUDA; on the CPU float32, unless ``cpu_auto`` (inference: ``sac predict``,
+    the web page) and the CPU has native bf16 (:func:`cpu_has_native_bf16`). "bf16": bf16 on CUDA and CPU alike.
+    "off" / False: float32 everywhere (then CPU and GPU agree to float32 tolerance)."""
+    if amp in ("off", False):
+        return contextlib.nullcontext()
+    if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device.type == "cpu" and (amp == "bf16" or (cpu_auto and cpu_has_native_bf16())):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def compiled(model: torch.nn.Module, enabled: bool = True) -> Callable[..., Any]:
+    """``model``'s forward through ``torch.compile`` (inductor), falling back to eager where it cannot run.
+
+    Compilation is lazy (it happens at the first call), and on a machine without a C++ compiler, or for an
+    operation the compiler does not support, it fails there: the first failure prints one line naming the
+    reason and every later call runs the eager model (the same module: parameters, state dict and adapters are
+    shared, nothing to convert back). A genuine error of the model itself is raised again by the eager call.
+    ``enabled=False`` returns the model."""
+    if not enabled:
+        return model
+    state: dict[str, Any] = {"fn": None}
+    try:
+        state["fn"] = torch.compile(model)
+    except Exception as e:  # noqa: BLE001 - e.g. a Python version torch.compile does not support
+        print(f"torch.compile unavailable ({type(e).__name__}: {e}); running eager", file=sys.stderr)
+        return model
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        fn = state["fn"]
+        if fn is None:
+            return model(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - the compiler's failure; eager below re-raises the model's own
+            state["fn"] = None
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+            print(f"torch.compile failed ({type(e).__name__}: {first}); running eager", file=sys.stderr)
+            return model(*args, **kwargs)
+
+    call.compiled = True  # type: ignore[attr-defined]
+    call.eager = lambda: state["fn"] is None  # type: ignore[attr-defined]
+    return call
 
 
 def seed_everything(seed: int) -> None:

@@ -40,6 +40,7 @@ from sac.engine.config import TrainConfig, dump_config
 from sac.engine.run_dir import RunDir, RunSummary
 from sac.engine.runtime import (
     autocast,
+    compiled,
     dist_info,
     maybe_init_distributed,
     mean_over_ranks,
@@ -244,7 +245,7 @@ class Trainer:
         """One optimizer step; returns the loss, averaged over ranks."""
         x, y = batch
         with autocast(self.device, self.cfg.amp):
-            logits = self.ddp_model(x)
+            logits = self.forward(x)
         loss = self.loss_fn(logits.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -361,6 +362,7 @@ class Trainer:
         if self.world > 1:
             self.ddp_model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.forward = compiled(self.ddp_model, bool(cfg.compile))
         self.loss_fn = build_loss(cfg.loss)
         # only the trainable parameters; one fused kernel for all of them on GPUs (same update, same state dict)
         self.optimizer = torch.optim.AdamW(self.trainable, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,

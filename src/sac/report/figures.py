@@ -245,7 +245,8 @@ def _run_masks(r: RunData, photos: list[tuple[Any, ...]], size: int, device: Any
         notes.append(f"{r.name}: cannot load ({e})")
         return [None] * len(photos)
     tile = r.size or size
-    return [predict_probability(model, img, mode="resize", tile=tile, device=device, progress=False) >= 0.5
+    return [predict_probability(model, img, mode="resize", tile=tile, device=device, progress=False,
+                                cpu_auto=False) >= 0.5
             for _, _, img, _ in photos]
 
 
