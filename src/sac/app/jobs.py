@@ -26,6 +26,7 @@ from PIL import Image
 
 from sac.data.io import read_image
 from sac.engine import load_model, model_threshold
+from sac.engine.fold import fold_batchnorm
 from sac.engine.inference import predict_probability
 from sac.engine.loading import BUNDLED, describe_model
 from sac.engine.predict import choose_mode
@@ -85,7 +86,7 @@ class Models:
         self._cache: dict[str, Any] = {}
         for name in BUNDLED:
             try:
-                self._cache[name] = load_model(name).eval()  # proves the weights are installed
+                self._cache[name] = fold_batchnorm(load_model(name))  # proves the weights are installed
                 self.specs[name] = name
             except SACError as e:
                 self.unavailable[name] = str(e)
@@ -104,7 +105,7 @@ class Models:
         self.check(name)
         with self._lock:
             if name not in self._cache:
-                self._cache[name] = load_model(self.specs[name]).eval()
+                self._cache[name] = fold_batchnorm(load_model(self.specs[name]))
             return self._cache[name]
 
 

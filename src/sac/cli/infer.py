@@ -33,7 +33,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         samples = samples[: args.limit]
     res = evaluate(model, samples, protocol=args.protocol, inference=args.inference, size=args.size,
                    batch_size=args.batch_size, device=args.device, fast=args.fast, progress=not args.quiet,
-                   tta=args.tta, threshold=args.threshold, amp=args.amp)
+                   tta=args.tta, threshold=args.threshold, amp=args.amp, overlap=args.overlap)
     table = results_table(res)
     if args.out:
         atomic_write_json(Path(args.out) / "results.json", res)
@@ -132,6 +132,7 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--inference", choices=["resize", "tiled"], default="resize",
                    help="resize each photo to --size, or tile it at native resolution")
     e.add_argument("--size", type=int, default=256, help="the model's input size")
+    e.add_argument("--overlap", type=float, default=0.25, help="tile overlap with --inference tiled (a fraction)")
     e.add_argument("--batch-size", type=int, default=8, help="photos (or tiles) per forward pass")
     add_device(e)
     add_amp(e, "bf16 on a GPU, float32 on the CPU (scores comparable across runs)")

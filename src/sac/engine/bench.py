@@ -4,7 +4,8 @@ For every model (``--model``, repeatable: a bundled name, an adapter or a regist
 
 * **reference** — the plain path: float32, eager, contiguous memory format, the libraries' own modules
   (SAM attention as segment-anything computes it), AdamW without fused kernels;
-* **optimised** — what SAC runs: channels-last weights and tiles on the CPU (``fast_layout``), bf16 autocast
+* **optimised** — what SAC runs: BatchNorms folded into their convolutions for inference
+  (:func:`sac.engine.fold.fold_batchnorm`), channels-last weights and tiles on the CPU (``fast_layout``), bf16 autocast
   for inference on GPUs and on CPUs with native bf16 (AMX / AVX-512 BF16; ``sac predict``'s ``--amp auto``), bf16
   training and fused AdamW on GPUs (CPU training stays float32, as ``sac train`` runs it), SAM attention through
   SDPA on GPUs, ``torch.compile`` with ``--compile`` (a failure to compile falls back to eager and is recorded);
@@ -78,6 +79,7 @@ def run_model(spec: str, path: str, *, size: int, batch: int, iters: int, warmup
               train: bool, compile_: bool) -> dict[str, Any]:
     """One (model, path) row, measured in this process."""
     from sac.engine import load_model
+    from sac.engine.fold import fold_batchnorm
     from sac.engine.inference import fast_layout
     from sac.engine.runtime import autocast, cpu_has_native_bf16, resolve_device
     from sac.losses import build_loss
@@ -96,6 +98,8 @@ def run_model(spec: str, path: str, *, size: int, batch: int, iters: int, warmup
         model = load_model(spec).to(dev).eval()
         if path == "reference":
             _reference(model)
+        else:
+            model = fold_batchnorm(model, size=size)
     x = torch.rand(batch, 3, size, size, device=dev)
     opt_path = path == "optimised"
     amp = autocast(dev, "auto", cpu_auto=True) if opt_path else nullcontext()  # inference
@@ -158,6 +162,7 @@ def run_photo(spec: str, path: str, megapixels: float, device: str) -> dict[str,
     """Segment + measure one photo of ``megapixels`` built from a real example photo (tiled), in this process."""
     from sac.data import read_image
     from sac.engine import load_model, model_threshold
+    from sac.engine.fold import fold_batchnorm
     from sac.engine.inference import predict_probability
     from sac.engine.runtime import resolve_device
     from sac.measure import measure_mask
@@ -170,10 +175,13 @@ def run_photo(spec: str, path: str, megapixels: float, device: str) -> dict[str,
     model = load_model(spec).eval()
     if path == "reference":
         _reference(model)
+    else:
+        model = fold_batchnorm(model)
     base_rss = _peak_rss_mb()
     t0 = time.perf_counter()
-    prob = predict_probability(model, photo, mode="tiled", device=dev, progress=False,
-                               channels_last=path == "optimised")
+    opt = path == "optimised"
+    prob = predict_probability(model, photo, mode="tiled", device=dev, progress=False, channels_last=opt,
+                               amp="auto" if opt else "off")
     t1 = time.perf_counter()
     meas = measure_mask(prob >= model_threshold(model))
     t2 = time.perf_counter()

@@ -84,18 +84,18 @@ def _evaluate_resized(model: nn.Module, samples: list[Sample], scores: _Scores, 
 
 
 def _evaluate_tiled(model: nn.Module, samples: list[Sample], scores: _Scores, size: int, batch_size: int, amp: str,
-                    dev: torch.device, tta: bool, progress: bool) -> None:
+                    dev: torch.device, tta: bool, progress: bool, overlap: float) -> None:
     """Each photo at its native resolution, tiled at ``size`` (as ``sac predict`` does)."""
     for i, s in enumerate(tqdm(samples, desc="evaluate (tiled)", disable=not progress)):
         prob = predict_probability(model, read_image(s.image), mode="tiled", tile=size, batch_size=batch_size,
-                                   tta=tta, device=str(dev), progress=False, amp=amp, cpu_auto=False)
+                                   overlap=overlap, tta=tta, device=str(dev), progress=False, amp=amp, cpu_auto=False)
         scores.add(i, s, prob, read_mask(s.mask))
 
 
 def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", inference: str = "resize",
              size: int = 256, batch_size: int = 8, device: str = "auto", amp: str = "auto",
              fast: bool = False, progress: bool = True, tta: bool = False,
-             per_image: bool = False, threshold: float | None = None) -> dict[str, Any]:
+             per_image: bool = False, threshold: float | None = None, overlap: float = 0.25) -> dict[str, Any]:
     """Evaluate ``model`` on ``samples`` (each with a mask); returns
     ``{"protocol", "inference", "threshold", "model", "datasets": {name: metrics}, "overall": metrics}`` and,
     with ``per_image=True``, ``"per_image"``: one row per sample (``dataset``, ``id``, precision, recall, f1,
@@ -103,7 +103,8 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
 
     ``threshold`` binarises for P/R/F1/IoU (and the tolerance / skeleton metrics); ``None`` = the model's own
     (:func:`~sac.engine.loading.model_threshold`: its adapter's calibrated threshold, else 0.5). ODS / OIS
-    scan every threshold whatever it is. ``tta`` averages the identity, horizontal and vertical flips."""
+    scan every threshold whatever it is. ``tta`` averages the identity, horizontal and vertical flips.
+    ``overlap``: the tiles' overlap with ``inference="tiled"`` (a fraction of ``size``, as ``sac predict --overlap``)."""
     _check(samples, protocol, inference)
     dev = resolve_device(device)
     thr = model_threshold(model, threshold)
@@ -113,8 +114,10 @@ def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", infer
         if protocol == "paper" or inference == "resize":
             _evaluate_resized(model, samples, scores, protocol, size, batch_size, dev, amp, tta, progress)
         else:
-            _evaluate_tiled(model, samples, scores, size, batch_size, amp, dev, tta, progress)
+            _evaluate_tiled(model, samples, scores, size, batch_size, amp, dev, tta, progress, overlap)
+    tiled = protocol != "paper" and inference == "tiled"
     out = {"protocol": protocol, "inference": "resize" if protocol == "paper" else inference, "size": size,
+           "overlap": overlap if tiled else None,
            "threshold": thr, "model": describe_model(model),
            "datasets": {k: v.compute() for k, v in sorted(scores.per.items())}, "overall": scores.overall()}
     if per_image:
