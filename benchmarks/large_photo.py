@@ -114,7 +114,9 @@ def f1_compare(limit: int | None, device: str) -> dict:
         rng = np.random.default_rng(0)
         samples = [v[i] for v in by.values() for i in sorted(rng.permutation(len(v))[:limit])]
     model = load_model("default")
-    out = {"n_images": len(samples)}
+    from sac.engine.inference import DEFAULT_OVERLAP
+
+    out = {"n_images": len(samples), "limit": limit, "overlap": DEFAULT_OVERLAP}
     for inference in ("resize", "tiled"):
         t0 = time.perf_counter()
         r = evaluate(model, samples, protocol="native", inference=inference, device=device, fast=True,
@@ -197,11 +199,13 @@ def main(argv: list[str] | None = None) -> None:
                      f"{'-' if t['overlap'] is None else t['overlap']} | {t.get('amp', '-')} | {t['wall_s_best']:.1f} | "
                      f"{t['peak_rss_mb']:.0f} | {f(t, 'load_model_s', '.2f')} | {f(t, 'segment_s', '.1f')} | "
                      f"{f(t, 'measure_s', '.1f')} | {t['n_cracks']} | {t['total_length_px']:.0f} |")
-    if not args.skip_f1:
-        f1 = f1_compare(args.f1_limit or None, args.device)
+    previous = json.loads((RESULTS / "large_photo.json").read_text()) if (RESULTS / "large_photo.json").is_file() else {}
+    f1 = f1_compare(args.f1_limit or None, args.device) if not args.skip_f1 else previous.get("f1")
+    if f1:  # --skip-f1 keeps the last run's table
         record["f1"] = f1
         lines += ["", f"## Tiled vs resized on the full-resolution shared test photos ({f1['n_images']} photos"
-                      + (f", up to {args.f1_limit} per dataset, seeded" if args.f1_limit else "") + ")\n",
+                      + (f", up to {f1.get('limit')} per dataset, seeded" if f1.get("limit") else "")
+                      + f"; tiles overlap {f1.get('overlap', 0.25)})\n",
                   "| dataset | photos | F1 resized | F1 tiled | IoU resized | IoU tiled |", "|---|---|---|---|---|---|"]
         for k in f1["tiled"]["datasets"]:
             a, b = f1["resize"]["datasets"][k], f1["tiled"]["datasets"][k]

@@ -19,6 +19,7 @@ from sac.cli.common import (
 )
 from sac.data import read_image, read_mask, samples_from
 from sac.engine import describe_model, evaluate, load_model, predict, results_table
+from sac.engine.inference import DEFAULT_OVERLAP
 from sac.engine.onnx import OPSET, OnnxModel, export_onnx, onnx_model_for
 from sac.engine.predict import collect_images
 from sac.errors import ConfigError
@@ -132,7 +133,8 @@ def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--inference", choices=["resize", "tiled"], default="resize",
                    help="resize each photo to --size, or tile it at native resolution")
     e.add_argument("--size", type=int, default=256, help="the model's input size")
-    e.add_argument("--overlap", type=float, default=0.25, help="tile overlap with --inference tiled (a fraction)")
+    e.add_argument("--overlap", type=float, default=DEFAULT_OVERLAP,
+                   help="tile overlap with --inference tiled (a fraction of --size)")
     e.add_argument("--batch-size", type=int, default=8, help="photos (or tiles) per forward pass")
     add_device(e)
     add_amp(e, "bf16 on a GPU, float32 on the CPU (scores comparable across runs)")
@@ -154,7 +156,7 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--mode", choices=["auto", "tiled", "resize"], default="auto",
                     help="auto: resize photos up to 512 px, tile larger ones")
     pr.add_argument("--tile", type=int, default=256, help="tile size in px (the model's native size)")
-    pr.add_argument("--overlap", type=float, default=0.25, help="tile overlap, a fraction of --tile")
+    pr.add_argument("--overlap", type=float, default=DEFAULT_OVERLAP, help="tile overlap, a fraction of --tile")
     pr.add_argument("--tta", action="store_true", help="average with horizontally and vertically flipped predictions")
     pr.add_argument("--batch-size", type=int, default=8, help="tiles per forward pass")
     add_threshold(pr, "crack where probability >= this")

@@ -204,7 +204,7 @@ def bench(models: list[str], *, size: int = 256, batch: int = 8, iters: int = 10
           photo_mp: float | None = None, out: str | Path | None = None, progress: bool = True,
           command: str | None = None) -> dict[str, Any]:
     """Every model × path (and the photo), each in its own process; the results, also written to ``out``."""
-    from sac.engine.runtime import resolve_device
+    from sac.engine.runtime import cpu_has_native_bf16, resolve_device
     from sac.files import atomic_write_json, atomic_write_text
 
     dev = resolve_device(device)
@@ -226,6 +226,7 @@ def bench(models: list[str], *, size: int = 256, batch: int = 8, iters: int = 10
     result = {"device": str(dev), "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
               "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
               "torch": torch.__version__, "onnxruntime": _version("onnxruntime"),
+              "cpu_native_bf16": cpu_has_native_bf16(),
               "settings": {"size": size, "batch": batch, "iters": iters, "warmup": warmup, "train": train,
                            "compile": compile_, "photo_mp": photo_mp}, "rows": rows, "photos": photos,
               "command": command}
@@ -252,7 +253,12 @@ def table(result: dict[str, Any]) -> str:
     s = result["settings"]
     lines = ([f"`{result['command']}`", ""] if result.get("command") else []) + [
              f"Device: {result['gpu'] or result['cpu']} ({result['device']}, {result['threads']} threads), torch "
-             f"{result['torch']}, onnxruntime {result['onnxruntime']}; {s['size']} px, batch {s['batch']}.", "",
+             f"{result['torch']}, onnxruntime {result['onnxruntime']}; {s['size']} px, batch {s['batch']}"
+             + ("" if result.get("cpu_native_bf16") is None or result["device"] != "cpu" else
+                f"; native bf16 on this CPU: {'yes' if result['cpu_native_bf16'] else 'no'}") + ".", "",
+             "reference = float32, eager, the libraries' modules; optimised = BatchNorms folded, channels-last, "
+             "bf16 where the device has it (inference; CPU training stays float32), SDPA + fused AdamW on GPUs; "
+             "onnx = onnxruntime, float32. Photo: segment (tiled, default overlap) + measure, model loaded.", "",
              "| model | path | infer img/s | × ref | train img/s (norm) | × ref | peak MB | MFU infer | MFU train |",
              "|---|---|---|---|---|---|---|---|---|"]
     ref = {r["model"]: r for r in result["rows"] if r.get("path") == "reference"}

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sac.data import CrackDataset, Sample, read_image, read_mask
-from sac.engine.inference import fast_layout, predict_probability, probability
+from sac.engine.inference import DEFAULT_OVERLAP, fast_layout, predict_probability, probability
 from sac.engine.loading import describe_model, model_threshold
 from sac.engine.runtime import resolve_device
 from sac.errors import ConfigError
@@ -95,7 +95,7 @@ def _evaluate_tiled(model: nn.Module, samples: list[Sample], scores: _Scores, si
 def evaluate(model: nn.Module, samples: list, *, protocol: str = "native", inference: str = "resize",
              size: int = 256, batch_size: int = 8, device: str = "auto", amp: str = "auto",
              fast: bool = False, progress: bool = True, tta: bool = False,
-             per_image: bool = False, threshold: float | None = None, overlap: float = 0.25) -> dict[str, Any]:
+             per_image: bool = False, threshold: float | None = None, overlap: float = DEFAULT_OVERLAP) -> dict[str, Any]:
     """Evaluate ``model`` on ``samples`` (each with a mask); returns
     ``{"protocol", "inference", "threshold", "model", "datasets": {name: metrics}, "overall": metrics}`` and,
     with ``per_image=True``, ``"per_image"``: one row per sample (``dataset``, ``id``, precision, recall, f1,

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from sac.data import read_image, write_image_png, write_mask_png
 from sac.data.io import IMAGE_EXTENSIONS
 from sac.engine.fold import fold_batchnorm
-from sac.engine.inference import fast_layout, predict_probability
+from sac.engine.inference import DEFAULT_OVERLAP, fast_layout, predict_probability
 from sac.engine.loading import describe_model, model_threshold
 from sac.engine.onnx import OnnxModel
 from sac.engine.runtime import dist_info, maybe_init_distributed, resolve_device
@@ -97,7 +97,7 @@ def _predict_one(model: nn.Module, path: Path, out: Path, dev: torch.device, thr
 
 
 def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, mode: str = "auto",
-            tile: int = 256, overlap: float = 0.25, tta: bool = False, batch_size: int = 8,
+            tile: int = 256, overlap: float = DEFAULT_OVERLAP, tta: bool = False, batch_size: int = 8,
             threshold: float | None = None, device: str = "auto", measure: bool = False,
             mm_per_px: float | None = None, standard: str | None = None, min_area_px: int = 20,
             save_prob: bool = False, progress: bool = True, resume: bool = False,
