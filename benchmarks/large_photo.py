@@ -147,9 +147,13 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="sac-large-"))
     photo = make_photo(work / "mosaic_4000x3000.jpg")
     # (label, photo, mode, overlap, amp, extra environment, in-process split)
+    from sac.engine.inference import DEFAULT_OVERLAP
+
+    ov = DEFAULT_OVERLAP
     configs: list[tuple[str, Path, str, float | None, str, dict[str, str] | None, bool]] = [
+        ("this checkout", photo, "tiled", ov, "auto", None, True),
+        ("this checkout, float32", photo, "tiled", ov, "off", None, True),
         ("this checkout", photo, "tiled", 0.25, "auto", None, True),
-        ("this checkout, float32", photo, "tiled", 0.25, "off", None, True),
         ("this checkout", photo, "tiled", 0.0, "auto", None, True),
         ("this checkout", photo, "resize", None, "auto", None, True)]
     if args.before_src:
@@ -158,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.big_mp:
         w = int(round((args.big_mp * 1e6 * 4 / 3) ** 0.5))
         big = make_photo(work / f"mosaic_{w}x{int(round(args.big_mp * 1e6 / w))}.jpg", w, int(round(args.big_mp * 1e6 / w)))
-        configs.append(("this checkout", big, "tiled", 0.25, "auto", None, False))
+        configs.append(("this checkout", big, "tiled", ov, "auto", None, False))
     timing = []
     if args.skip_timing:
         configs = []
