@@ -61,8 +61,24 @@ SECTIONS = [
      "--model hed --model deepcrack_zou", ""),
     ("Crack measurement on synthetic ground truth (issue 8)", RES / "measure_accuracy.md",
      "python benchmarks/measure_accuracy.py", ""),
-    ("Large photos: 12 MP timing and tiled vs resized F1 (issue 8)", RES / "large_photo.md",
-     "python benchmarks/large_photo.py", ""),
+    ("Large photos: 12 MP and 50 MP timing, before / after, and tiled vs resized F1 (issues 8, 16)",
+     RES / "large_photo.md",
+     "git worktree add /tmp/before 124e603 && python benchmarks/large_photo.py --repeats 2 --f1-limit 10 "
+     "--before-src /tmp/before/src --before-label '124e603 (before)' --before-path DIR_WITH_SKAN",
+     "The before row runs commit 124e603's `sac predict` (it needs skan 0.13.1 on the path: "
+     "`pip install --no-deps --target DIR skan==0.13.1`)."),
+    ("Speed on the CPU: reference, optimised and onnxruntime paths (issue 16)", RES / "bench_cpu.md",
+     "sac bench --model default --model sac-t --photo-mp 12 --out benchmarks/results/bench_cpu", ""),
+    ("Tile overlap against F1 (issue 16)", RES / "tile_overlap.md", "python benchmarks/tile_overlap.py", ""),
+    ("bf16 inference on the CPU against float32 (issue 16)", RES / "cpu_bf16.md", "python benchmarks/cpu_bf16.py",
+     ""),
+    ("sac adapt on a site the model never saw (issue 13)", RES / "adapt_site_cfd.md",
+     "python benchmarks/adapt_site.py --model runs/few_shot/base_without_CFD/adapter_best.safetensors "
+     "--target CFD --k 5 10 --out benchmarks/results/adapt_site_cfd",
+     "The few-shot experiment itself (F1 against k per target and strategy) is in reports/few_shot/report.md."),
+    ("Few-shot adaptation cost per strategy (issue 13)", RES / "adapt_cost.md",
+     "python benchmarks/adapt_cost.py --model runs/few_shot/base_without_CFD/adapter_best.safetensors "
+     "--target CFD --out benchmarks/results/adapt_cost", ""),
 ]
 
 
