@@ -15,8 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -26,7 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--limit", type=int, default=10, help="test photos per dataset (0 = all)")
     args = ap.parse_args(argv)
 
-    from sac.data import read_image, read_mask, samples_from
+    from large_photo import shared_test_photos  # the same seeded photos as the other benchmarks
+
+    from sac.data import read_image, read_mask
     from sac.engine import load_model, model_threshold
     from sac.engine.fold import fold_batchnorm
     from sac.engine.inference import DEFAULT_OVERLAP, predict_probability
@@ -34,13 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     from sac.files import atomic_write_json, atomic_write_text
     from sac.measure import measure_mask
 
-    samples = samples_from("shared:all@test")
-    if args.limit:
-        by: dict[str, list] = {}
-        for s in samples:
-            by.setdefault(s.dataset, []).append(s)
-        rng = np.random.default_rng(0)
-        samples = [v[i] for v in by.values() for i in sorted(rng.permutation(len(v))[:args.limit])]
+    samples = shared_test_photos(args.limit)
     model = fold_batchnorm(load_model("default"))
     thr = model_threshold(model)
     tot = {amp: {"tp": 0, "fp": 0, "fn": 0, "length_px": 0.0, "cracks": 0} for amp in ("off", "bf16")}

@@ -102,17 +102,24 @@ def split_times(photo: Path, mode: str, overlap: float, amp: str = "auto") -> di
     return {"load_model_s": t1 - t0, "read_s": t2 - t1, "segment_s": t3 - t2, "measure_s": t4 - t3}
 
 
-def f1_compare(limit: int | None, device: str) -> dict:
+def shared_test_photos(limit: int | None) -> list:
+    """The shared test photos, or up to ``limit`` per dataset (seeded: the same photos in every benchmark)."""
     from sac.data import samples_from
-    from sac.engine import evaluate, load_model
 
     samples = samples_from("shared:all@test")
-    if limit:
-        by: dict[str, list] = {}
-        for s in samples:
-            by.setdefault(s.dataset, []).append(s)
-        rng = np.random.default_rng(0)
-        samples = [v[i] for v in by.values() for i in sorted(rng.permutation(len(v))[:limit])]
+    if not limit:
+        return samples
+    by: dict[str, list] = {}
+    for s in samples:
+        by.setdefault(s.dataset, []).append(s)
+    rng = np.random.default_rng(0)
+    return [v[i] for v in by.values() for i in sorted(rng.permutation(len(v))[:limit])]
+
+
+def f1_compare(limit: int | None, device: str) -> dict:
+    from sac.engine import evaluate, load_model
+
+    samples = shared_test_photos(limit)
     model = load_model("default")
     from sac.engine.inference import DEFAULT_OVERLAP
 

@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -29,18 +27,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
 
-    from sac.data import samples_from
+    from large_photo import shared_test_photos  # the same seeded photos as the other benchmarks
+
     from sac.engine import evaluate, load_model
     from sac.engine.inference import tile_starts
     from sac.files import atomic_write_json, atomic_write_text
 
-    samples = samples_from("shared:all@test")
-    if args.limit:
-        by: dict[str, list] = {}
-        for s in samples:
-            by.setdefault(s.dataset, []).append(s)
-        rng = np.random.default_rng(0)
-        samples = [v[i] for v in by.values() for i in sorted(rng.permutation(len(v))[:args.limit])]
+    samples = shared_test_photos(args.limit)
     model = load_model("default")
     rows = []
     for ov in args.overlaps:
