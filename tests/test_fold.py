@@ -66,3 +66,9 @@ def test_folding_that_would_change_the_output_is_refused(capsys):
     x = torch.rand(1, 3, 32, 32)
     with torch.inference_mode():
         assert torch.equal(model(x), out(x))
+
+
+def test_a_model_without_batchnorm_comes_back_uncopied():
+    model = nn.Sequential(nn.Conv2d(3, 1, 3, padding=1)).train()
+    out = fold_batchnorm(model)
+    assert out is model and not model.training

@@ -76,8 +76,11 @@ def _fold_into(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
 
 def fold_batchnorm(model: nn.Module, *, size: int = 256, check: bool = True) -> nn.Module:
     """An eval-mode copy of ``model`` with conv → BatchNorm pairs folded (see the module docstring); the
-    unfolded copy when nothing folds or the folded one disagrees with the original."""
+    unfolded copy when nothing folds or the folded one disagrees with the original. A model without any
+    BatchNorm (a ViT, an onnxruntime model) comes back as it is, in eval mode, not copied."""
     src = model.eval()
+    if not any(isinstance(m, nn.BatchNorm2d) for m in src.modules()):
+        return src
     out = copy.deepcopy(src)
     dev = next((p.device for p in src.parameters()), torch.device("cpu"))
     try:
