@@ -170,6 +170,16 @@ def test_tiny_suite_end_to_end_then_report(tmp_path, data_root):
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert main(["suite", str(suite_file), "--out", str(out), "--quiet"]) == 0  # the CLI: nothing to do either
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    # a run folder written before a setting existed (its config.yaml lacks the key) counts as that setting's
+    # default, not as other settings
+    import yaml
+
+    cfg_file = out / "unet_effnet_lite0__norm" / "config.yaml"
+    old_cfg = yaml.safe_load(cfg_file.read_text())
+    old_cfg.pop("compile")
+    cfg_file.write_text(yaml.safe_dump(old_cfg))
+    run_suite(suite_file, out=out, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     # other training settings in the same folder are refused
     with pytest.raises(ConfigError, match="other settings"):
         run_suite(suite_file, out=out, scale=Scale(epochs=2), strategies=["full"], progress=False)

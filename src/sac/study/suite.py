@@ -78,7 +78,8 @@ from sac.tuning import strategy_applies, strategy_info
 __all__ = ["EVAL_SEED", "RunSpec", "Suite", "SuiteResult", "load_suite", "run_suite", "zero_shot_summary"]
 
 SUITE_FORMAT = "sac-suite/1"
-_IGNORED_FOR_RESUME = {"out", "device", "threads", "data.cache_dir"}
+# where a run goes and how fast it gets there, not what it computes
+_IGNORED_FOR_RESUME = {"out", "device", "threads", "data.cache_dir", "compile"}
 
 
 @dataclass
@@ -125,7 +126,9 @@ def _config_diff(run: RunDir, cfg: TrainConfig) -> list[str]:
         return [f"{run.config} is not valid YAML"]
     if old is None:
         return []
-    old, new = flatten_config(old), flatten_config(cfg.to_dict())
+    # a key the run's config.yaml predates (a setting added since) had its default value then
+    old = {**flatten_config(TrainConfig().to_dict()), **flatten_config(old)}
+    new = flatten_config(cfg.to_dict())
     return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in sorted(set(old) | set(new))
             if k not in _IGNORED_FOR_RESUME and old.get(k) != new.get(k)]
 
