@@ -66,12 +66,12 @@ def _set(model: nn.Module, name: str, new: nn.Module) -> None:
 
 @torch.no_grad()
 def _fold_into(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else 1.0 / torch.sqrt(bn.running_var + bn.eps)
-    shift = bn.bias - bn.running_mean * scale if bn.affine else -bn.running_mean * scale
-    w = conv.weight * scale.reshape(-1, 1, 1, 1)
-    b = (conv.bias * scale if conv.bias is not None else 0.0) + shift
-    conv.weight = nn.Parameter(w, requires_grad=False)
-    conv.bias = nn.Parameter(b.detach().clone() if isinstance(b, torch.Tensor) else b, requires_grad=False)
+    inv_std = 1.0 / torch.sqrt(bn.running_var + bn.eps)
+    scale = bn.weight * inv_std if bn.affine else inv_std
+    shift = (bn.bias if bn.affine else 0.0) - bn.running_mean * scale
+    bias = conv.bias * scale + shift if conv.bias is not None else shift
+    conv.weight = nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1), requires_grad=False)
+    conv.bias = nn.Parameter(bias.clone(), requires_grad=False)
 
 
 def fold_batchnorm(model: nn.Module, *, size: int = 256, check: bool = True) -> nn.Module:
@@ -91,7 +91,7 @@ def fold_batchnorm(model: nn.Module, *, size: int = 256, check: bool = True) -> 
     for conv_name, bn_name in pairs:
         conv, bn = out.get_submodule(conv_name), out.get_submodule(bn_name)
         new = _replacement(bn)
-        if new is None or not bn.track_running_stats or bn.running_var is None or conv.groups < 1:
+        if new is None or bn.running_var is None:  # no replacement known, or batch statistics at inference
             continue
         _fold_into(conv, bn)
         _set(out, bn_name, new)

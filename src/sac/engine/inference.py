@@ -22,7 +22,7 @@ to float as a whole; tiles are cut from the uint8 array on the fly. Peak host me
 
 Device-agnostic: the same code runs on CPU and CUDA. The model runs under bf16 autocast on CUDA and, by
 default, on a CPU that multiplies bf16 natively (AMX / AVX-512 BF16: about 2× faster there; the F1 change is
-measured in ``benchmarks/results/bench_cpu.md``); ``amp="off"`` runs float32 everywhere (then CPU and GPU agree to
+measured in ``benchmarks/results/cpu_bf16.md``); ``amp="off"`` runs float32 everywhere (then CPU and GPU agree to
 float32 tolerance).
 """
 

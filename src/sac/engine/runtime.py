@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import sys
@@ -25,6 +26,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AMX tiles or AVX-512 BF16). There bf16 convolutions and matrix
     products run about twice as fast as float32; elsewhere oneDNN emulates bf16 and it is no faster."""

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
+from scipy import sparse
 from scipy.sparse import csgraph
 from skimage.morphology import skeletonize
 
@@ -100,8 +101,6 @@ def pixel_graph(skel: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     junction = deg >= 3
     jj = junction[rows] & junction[cols]
     if jj.any():  # junction clusters: keep a minimum spanning tree of their links (as skan does)
-        from scipy import sparse
-
         sub = sparse.csr_matrix((_STEP[slot[jj]], (rows[jj], cols[jj])), shape=(n, n))
         mst = csgraph.minimum_spanning_tree(sub).tocoo()
         keep = set(zip(mst.row.tolist(), mst.col.tolist(), strict=True))
@@ -163,8 +162,6 @@ def branch_graph(skel: np.ndarray) -> BranchGraph:
     jnodes = np.flatnonzero(deg >= 3)
     cluster_of: dict[int, int] = {}
     if len(jnodes):
-        from scipy import sparse
-
         pos = np.full(n, -1, np.int64)
         pos[jnodes] = np.arange(len(jnodes))
         src = np.repeat(np.arange(len(jnodes)), [len(neighbours[j]) for j in jnodes])
