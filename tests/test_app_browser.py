@@ -118,7 +118,9 @@ def test_segment_review_measure_download_in_a_browser(server, browser, tmp_path)
     assert float(before["total_length"]) == pytest.approx(ref.totals["total_length_mm"], rel=1e-3)
     assert float(before["max_width"]) == pytest.approx(ref.totals["width_max_mm"], rel=1e-3)
 
-    # the threshold slider re-measures without re-running the network
+    # the threshold slider re-measures without re-running the network; the download links stay the same
+    # elements (a refresh that replaced them mid-click swallowed the click: a CI failure)
+    card.locator("a.dl-mask-png").evaluate("a => a.dataset.mark = 'kept'")
     card.locator("input.threshold").fill("0.15")
     page.wait_for_function(
         "prev => document.querySelector('.card .totals td[data-key=total_length]').textContent !== prev",
@@ -126,6 +128,8 @@ def test_segment_review_measure_download_in_a_browser(server, browser, tmp_path)
     after = _totals(page, card)
     assert float(after["total_length"]) > float(before["total_length"])  # a lower threshold: more crack
     assert card.locator("output.threshold-value").inner_text() == "0.15"
+    assert card.locator("a.dl-mask-png").get_attribute("data-mark") == "kept"
+    assert "threshold=0.15" in card.locator("a.dl-mask-png").get_attribute("href")
 
     with page.expect_download() as dl:
         card.locator("a.dl-cracks-csv").click()

@@ -113,6 +113,8 @@ function setImage(card) {
   $(".view", card.el).src = `/api/jobs/${card.job}/file/${view}.png?${q}`;
 }
 
+const DOWNLOADS = ["mask.png", "overlay.png", "cracks.csv", "cracks.json", "centrelines.geojson", "report.html"];
+
 async function refresh(card) {
   const q = query(card);
   $(".threshold-value", card.el).textContent = card.threshold.toFixed(2);
@@ -157,14 +159,18 @@ async function refresh(card) {
       if (typeof c[k] === "string") td.className = "text";
     }
   }
+  // the links are made once and only their addresses change: a refresh (a settings field losing focus fires
+  // one) that replaced them between a click's mouse-down and mouse-up would swallow the click
   const dl = $(".downloads", card.el);
-  dl.innerHTML = "Download: ";
-  for (const kind of ["mask.png", "overlay.png", "cracks.csv", "cracks.json", "centrelines.geojson", "report.html"]) {
-    const a = Object.assign(document.createElement("a"), { href: `/api/jobs/${card.job}/file/${kind}?${q}`,
-      textContent: kind, className: `dl-${kind.replace(".", "-")}` });
-    a.setAttribute("download", "");
-    dl.append(a, " ");
+  if (!dl.querySelector("a")) {
+    dl.textContent = "Download: ";
+    for (const kind of DOWNLOADS) {
+      const a = Object.assign(document.createElement("a"), { textContent: kind, className: `dl-${kind.replace(".", "-")}` });
+      a.setAttribute("download", "");
+      dl.append(a, " ");
+    }
   }
+  for (const kind of DOWNLOADS) $(`.dl-${kind.replace(".", "-")}`, dl).href = `/api/jobs/${card.job}/file/${kind}?${q}`;
   setImage(card);
 }
 
