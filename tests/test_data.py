@@ -627,7 +627,9 @@ def test_crack_dataset_cache_round_trip(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(list(cache.glob("*.npz"))) == 4
     assert not torch.equal(third[0]["image"], first[0]["image"])
 
-    # a damaged cache file is rebuilt with a warning
+    # a damaged cache file is rebuilt with a warning (the whole-set stores go first: they would be used instead)
+    for store in cache.glob("store-*.npy"):
+        store.unlink()
     victim = sorted(cache.glob("*.npz"), key=lambda p: p.stat().st_mtime_ns)[-1]
     victim.write_bytes(b"not a zip")
     with warnings.catch_warnings(record=True) as caught:
@@ -637,6 +639,39 @@ def test_crack_dataset_cache_round_trip(tmp_path: Path, monkeypatch: pytest.Monk
     assert torch.equal(again[0]["image"], third[0]["image"])
     with np.load(victim) as z:
         assert z["image"].shape == (32, 32, 3)
+
+
+def test_crack_dataset_store_is_memory_mapped_and_rebuilt_when_damaged(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    samples = _dataset_folder(tmp_path / "data", n=3)
+    cache = tmp_path / "cache"
+    first = CrackDataset(samples, size=32, cache_dir=cache, progress=False)
+    stores = sorted(cache.glob("store-*.npy"))
+    assert [p.name.rsplit("-", 1)[1] for p in stores] == ["images.npy", "masks.npy"]
+    assert isinstance(first._images, np.memmap)  # the decoded arrays were swapped for the store's pages
+
+    for p in cache.glob("*.npz"):  # the store alone serves a later run: nothing else is read
+        p.unlink()
+    with monkeypatch.context() as mp:
+        mp.setattr(CrackDataset, "_load", lambda *a: pytest.fail("decoded although stored"))
+        second = CrackDataset(samples, size=32, cache_dir=cache, progress=False, augment=True)
+        for i in range(3):
+            img, mask = second.arrays(i)
+            assert np.array_equal(img, first.arrays(i)[0]) and np.array_equal(mask, first.arrays(i)[1])
+            item = second.item(i, aug_seed=i)  # augmenting a copy-on-write page leaves the file alone
+            assert item["image"].shape == (3, 32, 32) and item["image"].is_contiguous()
+            assert set(item["mask"].unique().tolist()) <= {0.0, 1.0}
+    ref = CrackDataset(samples, size=32, progress=False)  # decoded in memory, no cache
+    assert np.array_equal(np.load(stores[0]), ref._images) and np.array_equal(np.load(stores[1]), ref._masks)
+
+    # another subset is another store; a truncated store is rebuilt with a warning
+    CrackDataset(samples[:2], size=32, cache_dir=cache, progress=False)
+    assert len(list(cache.glob("store-*-images.npy"))) == 2
+    stores[0].write_bytes(stores[0].read_bytes()[:100])
+    with pytest.warns(UserWarning, match="damaged dataset store"):
+        again = CrackDataset(samples, size=32, cache_dir=cache, progress=False)
+    assert np.array_equal(np.load(stores[0]), ref._images) and isinstance(again._images, np.memmap)
+    assert torch.equal(again[1]["image"], ref[1]["image"])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -89,6 +89,37 @@ def test_resume_gives_identical_weights(tmp_path, tiny_data):
     assert summary["trainable_params"] == summary["norm_params"] < summary["total_params"]
 
 
+def test_step_batches_are_the_batches_the_loop_built_itself(tiny_data):
+    """A loader's batch of (epoch, step, rank) equals the one built in the loop after the step's seeding (as the
+    trainer did before the loader: each item's augmentation seed drawn from the global generator)."""
+    from sac.engine.trainer import StepBatches, _collate, _epoch_order, _seed_step
+
+    ds = tiny_data[0]
+    assert ds.augment
+    order = _epoch_order(len(ds), 0, 1)
+    for rank in (0, 1):
+        steps = StepBatches(ds, order, seed=0, epoch=1, batch_size=2, rank=rank, world=2, steps=2)
+        for step in range(2):
+            _seed_step(0, 1, step)
+            start = step * 4 + rank * 2
+            x_ref, y_ref = _collate([ds[i] for i in order[start: start + 2]])
+            x, y = steps[step]
+            assert torch.equal(x, x_ref) and torch.equal(y, y_ref)
+    assert not torch.equal(StepBatches(ds, order, 0, 1, 2, 0, 2, 2)[0][0], StepBatches(ds, order, 0, 1, 2, 1, 2, 2)[0][0])
+
+
+def test_loader_workers_train_the_same_weights(tmp_path, tiny_data):
+    """Batches built ahead in two worker processes train exactly the weights of batches built in the loop."""
+    a = load_config(None, {**TINY, "optim.epochs": 1, "out": str(tmp_path / "a")})
+    b = load_config(None, {**TINY, "optim.epochs": 1, "data.loader_workers": 2, "out": str(tmp_path / "b")})
+    train(a, progress=False, datasets=tiny_data)
+    train(b, progress=False, datasets=tiny_data)
+    ta = load_file(str(tmp_path / "a" / "adapter_last.safetensors"))
+    tb = load_file(str(tmp_path / "b" / "adapter_last.safetensors"))
+    assert ta.keys() == tb.keys() and len(ta) > 0
+    assert all(torch.equal(ta[k], tb[k]) for k in ta)
+
+
 def test_training_changes_only_the_strategy_params(tmp_path, tiny_data):
     cfg = load_config(None, {**TINY, "optim.epochs": 1, "out": str(tmp_path / "r")})
     train(cfg, progress=False, datasets=tiny_data)

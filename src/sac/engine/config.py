@@ -30,6 +30,7 @@ class DataConfig:
     cache_dir: str | None = None
     limit_train: int | None = None  # use a seeded random subset of N training samples (quick runs)
     limit_val: int | None = None
+    loader_workers: int | None = None  # batch-building processes (None: 0 on the CPU, up to 8 per GPU)
 
 
 @dataclass

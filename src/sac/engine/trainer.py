@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -34,6 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sac.data import CrackDataset, samples_from
+from sac.data.dataset import draw_aug_seeds
 from sac.data.subset import seeded_subset
 from sac.engine.checkpoint import load_train_state, save_train_state
 from sac.engine.config import TrainConfig, dump_config
@@ -54,11 +56,15 @@ from sac.metrics import SegmentationMetrics
 from sac.models import count_parameters, create_model
 from sac.tuning import apply_strategy, save_adapter, train_mode
 
-__all__ = ["DatasetCache", "TrainState", "Trainer", "build_datasets", "build_model", "cosine_lambda", "train", "validate"]
+__all__ = ["DatasetCache", "StepBatches", "TrainState", "Trainer", "loader_workers", "build_datasets", "build_model", "cosine_lambda", "train", "validate"]
+
+
+def _step_seed(seed: int, epoch: int, step: int) -> int:
+    return (seed * 1_000_003 + epoch * 10_007 + step) % (2**31 - 1)
 
 
 def _seed_step(seed: int, epoch: int, step: int) -> int:
-    s = (seed * 1_000_003 + epoch * 10_007 + step) % (2**31 - 1)
+    s = _step_seed(seed, epoch, step)
     random.seed(s)
     np.random.seed(s)
     torch.manual_seed(s)
@@ -72,6 +78,41 @@ def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
 
 def _collate(items: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([it["image"] for it in items]), torch.stack([it["mask"] for it in items])
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item ``k`` is this rank's collated batch of step ``k`` of one epoch: the samples ``order[k·G + r·B :][:B]``
+    (``G`` the global batch, ``r`` the rank, ``B`` the batch size), augmented with the seeds the step's
+    :func:`_seed_step` gives. A batch depends only on ``(seed, epoch, step, rank)``, so a ``DataLoader`` can
+    build batches ahead in worker processes (pinned for the GPU) and they are the batches the loop would have
+    built itself, bit for bit."""
+
+    def __init__(self, ds: CrackDataset, order: list[int], seed: int, epoch: int, batch_size: int, rank: int,
+                 world: int, steps: int):
+        self.ds, self.order, self.seed, self.epoch = ds, order, seed, epoch
+        self.bs, self.rank, self.world, self.steps = batch_size, rank, world, steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        start = step * self.bs * self.world + self.rank * self.bs
+        idx = self.order[start: start + self.bs]
+        seeds: list[int | None] = [None] * len(idx)
+        if self.ds.augment:
+            g = torch.Generator().manual_seed(_step_seed(self.seed, self.epoch, step))
+            seeds = list(draw_aug_seeds(len(idx), g))
+        return _collate([self.ds.item(i, aug_seed=a) for i, a in zip(idx, seeds, strict=True)])
+
+
+def loader_workers(setting: int | None, device: torch.device, world: int = 1) -> int:
+    """Batch-building worker processes: ``setting`` when given, else none on the CPU (its cores run the model)
+    and on a GPU up to 8 per rank from this machine's cores (one left for the training process)."""
+    if setting is not None:
+        return max(0, int(setting))
+    if device.type != "cuda":
+        return 0
+    return max(0, min(8, (os.cpu_count() or 1) // max(1, world) - 1))
 
 
 def build_datasets(cfg: TrainConfig) -> tuple[CrackDataset, CrackDataset]:
@@ -193,6 +234,7 @@ class Trainer:
             while self.state.step_in_epoch < self.steps_per_epoch and not self.stopped:
                 self.after_step(self.train_step(self.next_batch()))
             self.bar.close()
+            self.batches = None  # the epoch's loader workers stop
             if not self.stopped:
                 self.on_epoch_end()
         return self.on_train_end()
@@ -227,6 +269,12 @@ class Trainer:
     def on_epoch_start(self) -> None:
         s = self.state
         self.order = _epoch_order(len(self.train_ds), self.cfg.seed, s.epoch)
+        steps = StepBatches(self.train_ds, self.order, self.cfg.seed, s.epoch, self.cfg.optim.batch_size,
+                            self.rank, self.world, self.steps_per_epoch)
+        workers = loader_workers(self.cfg.data.loader_workers, self.device, self.world)
+        self.batches = iter(torch.utils.data.DataLoader(
+            steps, batch_size=None, sampler=range(s.step_in_epoch, self.steps_per_epoch), num_workers=workers,
+            pin_memory=self.device.type == "cuda", prefetch_factor=4 if workers else None))
         self.epoch_t0 = time.perf_counter()
         train_mode(self.ddp_model if self.world == 1 else self.model, True)
         self.bar = tqdm(total=self.steps_per_epoch, initial=s.step_in_epoch,
@@ -234,11 +282,15 @@ class Trainer:
                         disable=not self.progress or not self.is_main, leave=False)
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch of this rank at the current step (the step's seeds set first: augmentations follow them)."""
+        """The batch of this rank at the current step (:class:`StepBatches`, built ahead by the loader). The
+        step's seeds are set here and the global generator advanced past the batch's augmentation seeds, as if
+        the batch had been built in this process: the step's own randomness does not depend on the loader."""
         s, bs = self.state, self.cfg.optim.batch_size
         _seed_step(self.cfg.seed, s.epoch, s.step_in_epoch)
-        start = s.step_in_epoch * self.global_batch + self.rank * bs
-        x, y = _collate([self.train_ds[i] for i in self.order[start: start + bs]])
+        if self.train_ds.augment:
+            start = s.step_in_epoch * self.global_batch + self.rank * bs
+            draw_aug_seeds(len(self.order[start: start + bs]))
+        x, y = next(self.batches)
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> float:

@@ -79,7 +79,7 @@ __all__ = ["EVAL_SEED", "RunSpec", "Suite", "SuiteResult", "load_suite", "run_su
 
 SUITE_FORMAT = "sac-suite/1"
 # where a run goes and how fast it gets there, not what it computes
-_IGNORED_FOR_RESUME = {"out", "device", "threads", "data.cache_dir", "compile"}
+_IGNORED_FOR_RESUME = {"out", "device", "threads", "data.cache_dir", "data.loader_workers", "compile"}
 
 
 @dataclass
