@@ -72,6 +72,8 @@ SECTIONS = [
     ("Tile overlap against F1 (issue 16)", RES / "tile_overlap.md", "python benchmarks/tile_overlap.py", ""),
     ("bf16 inference on the CPU against float32 (issue 16)", RES / "cpu_bf16.md", "python benchmarks/cpu_bf16.py",
      ""),
+    ("SAM's 14-px windows at 256 px: FLOPs with and without running qkv / proj on the padding (issue 16)",
+     RES / "sam_windows.md", "python benchmarks/sam_windows.py", ""),
     ("sac adapt on a site the model never saw (issue 13)", RES / "adapt_site_cfd.md",
      "python benchmarks/adapt_site.py --model runs/few_shot/base_without_CFD/adapter_best.safetensors "
      "--target CFD --k 5 10 --out benchmarks/results/adapt_site_cfd",

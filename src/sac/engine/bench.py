@@ -63,16 +63,12 @@ def _timed(fn, n: int, warmup: int, dev: torch.device) -> float:
 
 
 def _reference(model: torch.nn.Module) -> None:
-    """The libraries' own modules: SAM attention back to segment-anything's class."""
+    """The libraries' own modules: SAM attention and windowed blocks back to segment-anything's classes."""
     try:
-        from segment_anything.modeling.image_encoder import Attention
-
-        from sac.models.sam.attention import FusedAttention
+        from sac.models.sam.attention import use_reference_attention
     except ImportError:  # pragma: no cover
         return
-    for m in model.modules():
-        if type(m) is FusedAttention:
-            m.__class__ = Attention
+    use_reference_attention(model)
 
 
 def run_model(spec: str, path: str, *, size: int, batch: int, iters: int, warmup: int, device: str,

@@ -18,7 +18,8 @@ segment-anything's ``ImageEncoderViT``); ``decoder_names = ("sam.mask_decoder",)
 Input sizes: the encoder has an absolute position embedding for an ``input_size/16`` grid. Inputs
 of another (padded) size are *not* resized: the position embedding is interpolated on the fly
 (bicubic, as when loading a checkpoint), the global-attention relative-position tables are
-interpolated by segment-anything itself, windowed attention pads to its 14×14 windows, and the
+interpolated by segment-anything itself, windowed attention pads to its 14×14 windows (computed without
+running ``qkv`` / ``proj`` on the padded tokens: :class:`~sac.models.sam.attention.WindowedBlock`), and the
 dense positional encoding of the prompt encoder is evaluated on the actual grid. At
 ``input_size`` (what the engine trains and tiles at) nothing is interpolated.
 
@@ -128,7 +129,7 @@ class SamSegmenter(SegmentationModel):
                 qkv_bias=True, use_rel_pos=True, global_attn_indexes=v.global_attn, window_size=WINDOW,
                 out_chans=PROMPT_DIM,
             )
-            use_fused_attention(image_encoder)  # SDPA on GPUs, same outputs (sac.models.sam.attention)
+            use_fused_attention(image_encoder)  # SDPA on GPUs, no qkv/proj on window padding: same outputs
         self.sam = Sam(
             image_encoder=image_encoder,
             prompt_encoder=PromptEncoder(
