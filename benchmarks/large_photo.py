@@ -84,7 +84,8 @@ def time_cli(photo: Path, mode: str, extra: list[str], env: dict[str, str] | Non
 
 
 def split_times(photo: Path, mode: str, overlap: float, amp: str = "auto") -> dict[str, float]:
-    """Seconds for model load, segmentation and measurement inside one process."""
+    """Seconds for model load (+ BatchNorm folding, as ``sac predict`` does), segmentation and measurement inside
+    one process."""
     from sac.data import read_image
     from sac.engine import load_model, model_threshold
     from sac.engine.inference import predict_probability
@@ -92,6 +93,12 @@ def split_times(photo: Path, mode: str, overlap: float, amp: str = "auto") -> di
 
     t0 = time.perf_counter()
     model = load_model("default")
+    try:  # as sac predict runs it (an earlier checkout without sac.engine.fold: as it ran then)
+        from sac.engine.fold import fold_batchnorm
+    except ImportError:
+        fold_batchnorm = None
+    if fold_batchnorm is not None:
+        model = fold_batchnorm(model)
     t1 = time.perf_counter()
     image = read_image(photo)
     t2 = time.perf_counter()

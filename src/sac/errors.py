@@ -36,3 +36,7 @@ class StrategyError(SACError):
 
 class AdapterError(SACError):
     """An adapter file that does not fit the base model it is loaded onto."""
+
+
+class OutputError(SACError):
+    """A file or folder SAC cannot write: a full disk, a read-only folder, a file where a folder should be."""

@@ -13,10 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from sac.errors import OutputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path`` (atomic on POSIX).
+
+    A failed write (a full disk, a read-only folder, ...) leaves neither ``path`` changed nor the temporary file
+    behind and raises :class:`~sac.errors.OutputError` naming ``path`` (not the temporary file).
 
     Example::
 
@@ -24,8 +29,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             cv2.imwrite(str(tmp), img)
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    output_dir(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    except OSError as e:
+        raise _output_error(path, e) from e
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
@@ -36,9 +44,28 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, mode)  # again: a writer may have replaced the file (safetensors does)
         os.replace(tmp_path, path)
+    except OSError as e:
+        raise _output_error(path, e) from e
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _output_error(path: Path, e: OSError) -> OutputError:
+    return OutputError(path, f"cannot write it: {e.strerror or e}")
+
+
+def output_dir(path: str | Path) -> Path:
+    """``path`` as a folder that exists (made with its parents), or :class:`~sac.errors.OutputError` saying
+    why it cannot be (a file of that name, a read-only parent, a full disk)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(path, "is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(path, f"cannot make this folder: {e.strerror or e}") from e
+    return path
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

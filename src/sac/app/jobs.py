@@ -12,6 +12,7 @@ import io
 import json
 import re
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -24,13 +25,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from sac.data.decode import open_header
 from sac.data.io import read_image
 from sac.engine import load_model, model_threshold
 from sac.engine.fold import fold_batchnorm
 from sac.engine.inference import predict_probability
 from sac.engine.loading import BUNDLED, describe_model
 from sac.engine.predict import choose_mode
-from sac.errors import SACError
+from sac.errors import DataError, SACError
 from sac.files import atomic_write_bytes, atomic_write_json
 from sac.measure import Measurement, measure_mask, resolve_scale
 
@@ -148,7 +150,7 @@ class Jobs:
                               f"safely (a decompression bomb?); the limit is "
                               f"{self.limits.max_pixels / 1e6:.0f} megapixels", status=413) from e
         except (OSError, ValueError, SyntaxError) as e:
-            raise UploadError(f"{_display(filename)}: not an image this app can read ({type(e).__name__})") from e
+            raise UploadError(f"{_display(filename)}: {_header_problem(data)}") from e
         if fmt not in FORMATS:
             raise UploadError(f"{_display(filename)}: {fmt} images are not accepted; use JPEG, PNG, TIFF, BMP or WebP")
         if w * h > self.limits.max_pixels:
@@ -252,6 +254,18 @@ class Jobs:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _header_problem(data: bytes) -> str:
+    """What SAC's own reader says about bytes Pillow cannot open (the words ``sac predict`` would use)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "upload"
+        path.write_bytes(data)
+        try:
+            open_header(path, "image").close()
+        except DataError as e:
+            return e.problem
+    return "not an image this app can read"
 
 
 def _display(filename: str) -> str:

@@ -21,8 +21,8 @@ from sac.data import read_image, read_mask, samples_from
 from sac.engine import describe_model, evaluate, load_model, predict, results_table
 from sac.engine.inference import DEFAULT_OVERLAP
 from sac.engine.onnx import OPSET, OnnxModel, export_onnx, onnx_model_for
-from sac.engine.predict import collect_images
-from sac.errors import ConfigError
+from sac.engine.predict import collect_images, failed_rows
+from sac.errors import ConfigError, DataError
 from sac.files import atomic_write_json, atomic_write_text
 from sac.measure import measure_mask, standards_table, write_measurement
 
@@ -64,11 +64,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
                    resume=args.resume, amp=args.amp)
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports for all
         return 0
+    failed = failed_rows(rows)
     if args.json:
         print_json(rows)
     else:
         print((Path(args.out) / "summary.md").read_text())
-        print(f"{len(rows)} photos → {args.out}/")
+        print(f"{len(rows) - len(failed)} photos → {args.out}/")
+    if failed:
+        print(f"error: {len(failed)} of {len(rows)} photos could not be processed (the others were; each is in "
+              f"{args.out}/summary.md):", file=sys.stderr)
+        for r in failed:
+            print(f"  {r['photo']}: {r['error']}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -101,10 +108,14 @@ def cmd_measure(args: argparse.Namespace) -> int:
         raise ConfigError("mask", "sac measure needs a mask PNG (or --list-standards)")
     scale = mm_per_px(args)
     mask = read_mask(args.mask, threshold=args.threshold)
+    photo = read_image(args.image) if args.image else None
+    if photo is not None and photo.shape[:2] != mask.shape:
+        raise DataError(args.image, f"the photo is {photo.shape[1]}×{photo.shape[0]} px but the mask {args.mask} is "
+                                    f"{mask.shape[1]}×{mask.shape[0]} px")
     meas = measure_mask(mask, mm_per_px=scale, min_area_px=args.min_area, min_branch_px=args.min_branch,
                         standard=args.standard)
     if args.out:
-        write_measurement(meas, Path(args.out), Path(args.mask).stem, image=read_image(args.image) if args.image else None)
+        write_measurement(meas, Path(args.out), Path(args.mask).stem, image=photo)
     d = meas.to_dict()
     if args.json:
         print_json(d)

@@ -25,8 +25,8 @@ from sac.engine.fold import fold_batchnorm
 from sac.engine.inference import DEFAULT_OVERLAP, fast_layout, predict_probability
 from sac.engine.loading import describe_model, model_threshold
 from sac.engine.runtime import dist_info, maybe_init_distributed, resolve_device
-from sac.errors import DataError
-from sac.files import atomic_write_json
+from sac.errors import DataError, OutputError, SACError
+from sac.files import atomic_write_json, output_dir
 from sac.measure import check_gradable, measure_mask, summary_row, write_measurement, write_summary
 
 
@@ -37,12 +37,16 @@ def collect_images(inputs: list[str | Path]) -> list[Path]:
         p = Path(inp)
         if p.is_dir():
             d = p / "images" if (p / "images").is_dir() else p
-            files = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
+            # links named like photos are kept even when they lead nowhere: each is then reported, not skipped
+            files = sorted(f for f in d.iterdir()
+                           if f.suffix.lower() in IMAGE_EXTENSIONS and (f.is_file() or f.is_symlink() and not f.is_dir()))
             if not files:
                 raise DataError(p, "folder holds no photos (.jpg .png .bmp .tif .webp)")
             out += files
         elif p.is_file():
             out.append(p)
+        elif p.is_symlink():
+            raise DataError(p, "a symbolic link that leads nowhere (its target is missing, or links lead in a loop)")
         else:
             raise DataError(p, "no such file or folder")
     if not out:
@@ -62,6 +66,8 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha
     return out.clip(0, 255).astype(np.uint8)
 
 
+# every file _predict_one may write for a photo, after its stem (removed when the photo fails)
+PHOTO_OUTPUTS = ("_mask.png", "_prob.png", "_overlay.png", "_cracks.csv", "_cracks.json", "_centrelines.geojson")
 ROWS_DIR = ".sac-rows"  # one JSON per finished photo: its summary row and settings (resume, combined summary)
 
 
@@ -114,13 +120,17 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
     writes the combined summary, in photo order, once every rank is done — the same files as one process.
     Each finished photo leaves ``<out>/.sac-rows/<stem>.json`` (its summary row and the settings it was made
     with); with ``resume`` photos whose row matches the current settings are skipped, so an interrupted run
-    continues where it stopped."""
+    continues where it stopped.
+
+    A photo that cannot be processed (a :class:`~sac.errors.SACError`: unreadable, truncated, too large, ...)
+    does not stop the others: its row is ``{"photo", "error"}`` (in the summary too, :func:`failed_rows`),
+    nothing of its outputs is left, and a resumed run tries it again."""
     photos = collect_images(inputs)
     if standard is not None:  # an unknown rule set or a missing scale fails before any inference
         check_gradable(standard, mm_per_px)
         measure = True
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    output_dir(out)
     was_distributed = dist.is_available() and dist.is_initialized()
     maybe_init_distributed(device)
     rank, world, local_rank = dist_info()
@@ -139,8 +149,21 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
     with fast_layout(model, dev):  # the model's layout is converted once, not per photo
         for path in tqdm(todo, desc="predict" if world == 1 else f"predict (rank {rank}/{world})",
                          disable=not progress):
-            row = _predict_one(model, path, out, dev, threshold, mode, tile, overlap, tta, batch_size, measure,
-                               mm_per_px, standard, min_area_px, save_prob, progress, amp)
+            try:
+                row = _predict_one(model, path, out, dev, threshold, mode, tile, overlap, tta, batch_size, measure,
+                                   mm_per_px, standard, min_area_px, save_prob, progress, amp)
+            except BaseException as e:
+                for suffix in PHOTO_OUTPUTS:  # nothing of this photo is left half-written
+                    (out / f"{path.stem}{suffix}").unlink(missing_ok=True)
+                if not isinstance(e, SACError) or isinstance(e, OutputError):
+                    raise  # a full disk, an interrupt, a bug: the run stops (resumable: finished photos are kept)
+                # the photo's own problem (unreadable, truncated, too large, ...): the others go on
+                problem = e.problem if e.where == str(path) else str(e)
+                atomic_write_json(rows_dir / f"{path.stem}.json",
+                                  {"row": {"photo": path.name, "error": problem}, "settings": settings, "failed": True})
+                if progress:
+                    tqdm.write(f"skipped {e}")
+                continue
             atomic_write_json(rows_dir / f"{path.stem}.json", {"row": row, "settings": settings})
     if world > 1:
         dist.barrier()
@@ -155,8 +178,14 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
 
 
 def _done(row_file: Path, settings: dict[str, Any]) -> bool:
-    """A photo finished with these settings (its row file exists and says so)."""
+    """A photo finished with these settings (its row file exists and says so; a failed photo is tried again)."""
     try:
-        return json.loads(row_file.read_text()).get("settings") == settings
+        done = json.loads(row_file.read_text())
     except (OSError, ValueError):
         return False
+    return done.get("settings") == settings and not done.get("failed")
+
+
+def failed_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of :func:`predict` for photos that could not be processed (they carry ``error``)."""
+    return [r for r in rows if "error" in r]

@@ -50,7 +50,7 @@ from sac.engine.runtime import (
     resolve_device,
     seed_everything,
 )
-from sac.files import atomic_write_text
+from sac.files import atomic_write_text, output_dir
 from sac.losses import build_loss
 from sac.metrics import SegmentationMetrics
 from sac.models import count_parameters, create_model
@@ -384,7 +384,7 @@ class Trainer:
                              self.state.to_dict())
 
     def _write_run_files(self) -> None:
-        self.run_dir.path.mkdir(parents=True, exist_ok=True)
+        output_dir(self.run_dir.path)
         atomic_write_text(self.run_dir.config, dump_config(self.cfg))
         with open(self.run_dir.command, "a") as f:
             f.write(" ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) + (" # resume" if self.resume else "")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sac.errors import ConfigError
-from sac.files import atomic_write_text
+from sac.files import atomic_write_text, output_dir
 from sac.report.collect import RunData, SearchData, collect_runs, collect_searches, read_suites
 from sac.report.figures import (
     fig4_params_vs_f1,
@@ -190,7 +190,7 @@ def build_report(runs_dir: str | Path, out: str | Path | None = None, *, qualita
     runs_dir = Path(runs_dir)
     src = _read_sources(runs_dir)
     out = Path(out) if out is not None else runs_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    output_dir(out)
     sections, ov = _sections(src)
     figures = _figures(src, out, qualitative=qualitative, rows=qualitative_rows, columns=qualitative_columns,
                        device=device)

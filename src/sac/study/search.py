@@ -42,6 +42,7 @@ from optuna.trial import TrialState
 from sac.engine import DatasetCache, TrainConfig, load_config, train
 from sac.engine.config import flatten_config
 from sac.errors import ConfigError
+from sac.files import output_dir
 from sac.study.grids import Combo, n_trials_of, paper_config, plan_trials, search_grid
 from sac.study.scale import Scale
 from sac.study.search_outputs import TRIAL_HEADER, SearchOutputs, SearchResult, trial_rows
@@ -148,7 +149,7 @@ def run_search(
     base.update({**(scale or Scale()).train_overrides(), "optim.epochs": epochs, "seed": seed})
     out = Path(out)
     _trial_config(base, search_grid(configs[0])[0], out / "check")  # validate once, before any study exists
-    out.mkdir(parents=True, exist_ok=True)
+    output_dir(out)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(out / "study.journal")))

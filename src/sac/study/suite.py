@@ -60,7 +60,7 @@ from sac.data.subset import seeded_subset
 from sac.engine import DatasetCache, RunDir, RunStatus, TrainConfig, resolve_device, train
 from sac.engine.config import flatten_config, parse_override
 from sac.errors import ConfigError, SACError
-from sac.files import atomic_write_json
+from sac.files import atomic_write_json, output_dir
 from sac.models import create_model, model_info, norm_kinds
 from sac.study.fewshot import run_few_shot
 from sac.study.scale import Scale
@@ -329,7 +329,7 @@ def run_suite(path: str | Path, *, out: str | Path = "runs/suite", scale: Scale 
                              "hardware": _hardware(plan.scale.device or (plan.cfgs[0].device if plan.cfgs else "auto")),
                              "started": started, "finished": None, "wall_seconds": None,
                              "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "runs": {}}
-    plan.out.mkdir(parents=True, exist_ok=True)
+    output_dir(plan.out)
     _write_suite_json(plan.out, suite, entry)
     records: list[dict[str, Any]] = []
     caches = (_ModelCache(), DatasetCache())
