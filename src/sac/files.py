@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,26 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 def _output_error(path: Path, e: OSError) -> OutputError:
     return OutputError(path, f"cannot write it: {e.strerror or e}")
+
+
+_TEMPORARY = re.compile(r"^\.(?P<final>.+)\.[a-z0-9_]{8}\.tmp[^/]*$")
+
+
+def remove_temporaries(folder: str | Path, finals: set[str] | None = None) -> int:
+    """Delete what a killed write left in ``folder`` (not its subfolders): :func:`atomic_path`'s temporary
+    files, ``.<name>.<8 random>.tmp<suffix>``; their final files were never touched. With ``finals`` only the
+    temporaries of those final file names (a process must not delete another's write in progress). Returns how
+    many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    n = 0
+    for p in folder.iterdir():
+        m = _TEMPORARY.match(p.name)
+        if m and p.is_file() and (finals is None or m.group("final") in finals):
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
 
 
 def output_dir(path: str | Path) -> Path:

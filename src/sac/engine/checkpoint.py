@@ -17,6 +17,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from sac import faults
 from sac.errors import SACError
 from sac.files import atomic_path
 from sac.tuning.adapter import adapter_state
@@ -47,6 +48,7 @@ def save_train_state(path: str | Path, model: nn.Module, optimizer: torch.optim.
     }
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
+        faults.point("checkpoint.write")
 
 
 def load_train_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -19,6 +19,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
+from sac import faults
 from sac.data import read_image, write_image_png, write_mask_png
 from sac.data.io import IMAGE_EXTENSIONS
 from sac.engine.fold import fold_batchnorm
@@ -26,7 +27,7 @@ from sac.engine.inference import DEFAULT_OVERLAP, fast_layout, predict_probabili
 from sac.engine.loading import describe_model, model_threshold
 from sac.engine.runtime import dist_info, maybe_init_distributed, resolve_device
 from sac.errors import DataError, OutputError, SACError
-from sac.files import atomic_write_json, output_dir
+from sac.files import atomic_write_json, output_dir, remove_temporaries
 from sac.measure import check_gradable, measure_mask, summary_row, write_measurement, write_summary
 
 
@@ -146,6 +147,9 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
     rows_dir = out / ROWS_DIR
     mine = [p for i, p in enumerate(photos) if i % world == rank]
     todo = [p for p in mine if not (resume and _done(rows_dir / f"{p.stem}.json", settings))]
+    # what a killed run of this rank's photos left mid-write (their final files were never touched)
+    remove_temporaries(out, {f"{p.stem}{suffix}" for p in mine for suffix in PHOTO_OUTPUTS})
+    remove_temporaries(rows_dir, {f"{p.stem}.json" for p in mine})
     with fast_layout(model, dev):  # the model's layout is converted once, not per photo
         for path in tqdm(todo, desc="predict" if world == 1 else f"predict (rank {rank}/{world})",
                          disable=not progress):
@@ -164,6 +168,7 @@ def predict(model: nn.Module, inputs: list[str | Path], out_dir: str | Path, *, 
                 if progress:
                     tqdm.write(f"skipped {e}")
                 continue
+            faults.point("predict.photo")
             atomic_write_json(rows_dir / f"{path.stem}.json", {"row": row, "settings": settings})
     if world > 1:
         dist.barrier()

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from sac import faults
 from sac.data import CrackDataset, samples_from
 from sac.data.dataset import draw_aug_seeds
 from sac.data.subset import seeded_subset
@@ -50,7 +51,7 @@ from sac.engine.runtime import (
     resolve_device,
     seed_everything,
 )
-from sac.files import atomic_write_text, output_dir
+from sac.files import atomic_write_text, output_dir, remove_temporaries
 from sac.losses import build_loss
 from sac.metrics import SegmentationMetrics
 from sac.models import count_parameters, create_model
@@ -173,6 +174,7 @@ def validate(model: nn.Module, dataset: CrackDataset, device: torch.device, amp:
         with autocast(device, amp):
             logits = model(x.to(device))
         acc.update_batch(torch.sigmoid(logits.float()).cpu().numpy()[:, 0], y.numpy()[:, 0] > 0.5)
+        faults.point("train.validation")
     train_mode(model, was)
     return merge_over_ranks(acc).compute()
 
@@ -258,6 +260,9 @@ class Trainer:
         self.model = build_model(cfg).to(self.device)
         self._data_init()
         self._build_optimizer()
+        if self.resume and self.is_main:  # a write the last process was killed in (the old file is intact)
+            for folder in (self.run_dir.path, self.run_dir.checkpoint.parent):
+                remove_temporaries(folder)
         if self.resume and self.run_dir.checkpoint.is_file():
             raw = load_train_state(self.run_dir.checkpoint, self.model, self.optimizer, self.scheduler)
             self.state = TrainState(**raw)
@@ -301,6 +306,7 @@ class Trainer:
         loss = self.loss_fn(logits.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        faults.point("train.step")
         if self.cfg.optim.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.trainable, self.cfg.optim.grad_clip)
         self.optimizer.step()
