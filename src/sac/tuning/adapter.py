@@ -29,7 +29,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from sac.errors import AdapterError
+from sac.errors import AdapterError, ConfigError
 from sac.files import atomic_path
 from sac.models import SegmentationModel, create_model
 from sac.tuning.bn_policy import batch_stat_layers
@@ -185,7 +185,10 @@ def _base_model(path: Path, meta: dict[str, Any], weights: str | Path | None) ->
             raise AdapterError(path, f"was trained on base weights {w!r}, which are not found; "
                                      "pass the base checkpoint explicitly (--weights)")
         weights = w
-    model = create_model(meta["model"], weights=weights, init_seed=meta["init_seed"], **meta["model_kwargs"])
+    try:
+        model = create_model(meta["model"], weights=weights, init_seed=meta["init_seed"], **meta["model_kwargs"])
+    except ConfigError as e:  # the metadata names a model (or settings) this SAC does not have
+        raise AdapterError(path, f"its metadata asks for a model this SAC cannot build: {e}") from None
     base_sha = model.origin.base.get("sha256") or ""
     if meta["base_sha256"] and base_sha and base_sha != meta["base_sha256"]:
         raise AdapterError(path, f"base weights mismatch: adapter expects sha256 {meta['base_sha256'][:16]}…, "
@@ -203,6 +206,10 @@ def _load_into(path: Path, meta: dict[str, Any], model: SegmentationModel, tenso
         raise AdapterError(path, f"does not fit model {meta['model']!r} with strategy {meta['strategy']!r}: "
                                  f"{len(unknown)} unknown tensors (e.g. {unknown[:2]}), {len(bad)} shape mismatches "
                                  f"(e.g. {bad[:2]})")
+    missing = sorted(set(adapter_state(model)) - set(tensors))
+    if missing:
+        raise AdapterError(path, f"is missing {len(missing)} of the tensors strategy {meta['strategy']!r} trains on "
+                                 f"model {meta['model']!r} (e.g. {missing[:2]})")
     if frozen_fingerprint(model, set(tensors)) != meta["frozen_sha256"]:
         raise AdapterError(path, "base model mismatch: the frozen weights differ from those the adapter was "
                                  "trained on (another checkpoint, seed or library version)")
