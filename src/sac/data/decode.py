@@ -122,6 +122,11 @@ def open_decoded(path: str | Path, kind: str) -> Iterator[Image.Image]:
     p = Path(path)
     img = open_header(p, kind)
     with img:
+        if img.format == "TIFF" and _header_orientation(img) in (5, 6, 7, 8):
+            # Pillow memory-maps an uncompressed TIFF strip (modes L, P, RGBA, CMYK, I;16) at the header's size,
+            # which its TIFF reader has already swapped for these orientations: the pixels come out scrambled and
+            # un-rotated. Without a file name Pillow reads the strip instead of mapping it.
+            img.filename = ""
         try:
             img.load()
         except (Image.DecompressionBombError, *DECODE_ERRORS) as e:
@@ -129,6 +134,14 @@ def open_decoded(path: str | Path, kind: str) -> Iterator[Image.Image]:
         if img.width == 0 or img.height == 0:
             raise DataError(p, f"zero-size image ({img.width}×{img.height})")
         yield _exif_transpose(img, p)
+
+
+def _header_orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag before decoding (1 when absent or unreadable)."""
+    try:
+        return int(img.getexif().get(EXIF_ORIENTATION, 1))
+    except (*DECODE_ERRORS, ArithmeticError):
+        return 1
 
 
 def _exif_transpose(img: Image.Image, p: Path) -> Image.Image:

@@ -95,9 +95,19 @@ def image_size(path: str | Path) -> tuple[int, int]:
             orientation = img.getexif().get(EXIF_ORIENTATION, 1)
         except DECODE_ERRORS:
             orientation = 1
-    if orientation in (5, 6, 7, 8):
+        upright = _header_size_upright(img)
+    if orientation in (5, 6, 7, 8) and not upright:
         w, h = h, w
     return int(w), int(h)
+
+
+def _header_size_upright(img: Image.Image) -> bool:
+    """Whether Pillow already reports the upright size before decoding: its TIFF reader swaps width and
+    height for orientations 5–8 in the header (and transposes when it loads), other readers do not."""
+    tags = getattr(img, "tag_v2", None)
+    if img.format != "TIFF" or tags is None:
+        return False
+    return tuple(img.size) != (tags.get(256), tags.get(257))  # 256/257: ImageWidth/ImageLength as stored
 
 
 # --------------------------------------------------------------------------------------------------

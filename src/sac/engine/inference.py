@@ -129,7 +129,8 @@ def _check(image: np.ndarray, mode: str, tile: int, overlap: float, batch_size: 
         raise ConfigError("blend", f"{blend!r} is not one of {BLENDS}")
     if not isinstance(tile, numbers.Integral) or isinstance(tile, bool) or tile < 8:
         raise ConfigError("tile", f"must be an integer ≥ 8, got {tile!r}")
-    if not 0.0 <= float(overlap) < 1.0:
+    if (not isinstance(overlap, numbers.Real) or isinstance(overlap, bool)  # "0.5", None: not float() below
+            or not 0.0 <= float(overlap) < 1.0):
         raise ConfigError("overlap", f"must be a fraction in [0, 1), got {overlap!r}")
     if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
         raise ConfigError("batch_size", f"must be a positive integer, got {batch_size!r}")

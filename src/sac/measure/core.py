@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -59,14 +60,16 @@ def _binary_mask(mask: Any) -> np.ndarray:
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise DataError("mask", f"expected an H×W mask, got shape {mask.shape}")
+    if mask.size == 0:  # as read_image / predict_probability treat a zero-size photo
+        raise DataError("mask", f"empty mask of shape {mask.shape} (no pixels)")
     if mask.dtype == bool:
         return mask
     if mask.dtype.kind in "iu":
-        ok = mask.size == 0 or (mask.min() >= 0 and mask.max() <= 1)
+        ok = mask.min() >= 0 and mask.max() <= 1
     elif mask.dtype.kind == "f":
         ok = bool(((mask == 0) | (mask == 1)).all())
-    else:
-        ok = False
+    else:  # object, string, complex, ...: not a mask whatever the values
+        raise DataError("mask", f"expected a binary mask (bool or 0/1 numbers), got an array of dtype {mask.dtype}")
     if not ok:
         raise DataError("mask", f"expected a binary mask (bool or 0/1), got {mask.dtype} values "
                                 f"{np.unique(mask.ravel()[:100000])[:6].tolist()}…")
@@ -170,6 +173,10 @@ def measure_mask(mask: np.ndarray, *, mm_per_px: float | None = None, reference_
     scale = resolve_scale(mm_per_px, reference_length_px, reference_length_mm)
     if width_method not in WIDTH_METHODS:
         raise ConfigError("width_method", f"{width_method!r} is not one of {WIDTH_METHODS}")
+    for name, v in (("min_area_px", min_area_px), ("min_branch_px", min_branch_px),
+                    ("spur_width_factor", spur_width_factor), ("smooth_px", smooth_px), ("max_hole_px", max_hole_px)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+            raise ConfigError(name, f"must be a finite number, got {v!r}")
     st = MeasureSettings(min_area_px=min_area_px, min_branch_px=min_branch_px, spur_width_factor=spur_width_factor,
                          smooth_px=smooth_px, end_correction=end_correction, width_method=width_method,
                          max_hole_px=max_hole_px, branched_min_junctions=branched_min_junctions,

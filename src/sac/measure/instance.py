@@ -140,10 +140,12 @@ def measure_instance(sub: np.ndarray, st: MeasureSettings) -> InstanceGeometry:
         sub: the crop's bool mask of this instance only.
         st: the settings (spur pruning, smoothing, end correction, width method, hole filling).
     """
+    # fill the holes first: a crop that is all crack but for enclosed holes (a mask covering the whole image)
+    # has no background left afterwards, and the EDT of a mask without background is ~1e4 everywhere
+    sub = fill_small_holes(sub, st.max_hole_px)
     padded = not (~sub).any()
     if padded:  # EDT needs a background pixel somewhere
         sub = np.pad(sub, 1)
-    sub = fill_small_holes(sub, st.max_hole_px)
     # exact Euclidean distance to the nearest background pixel centre (float32; = scipy's EDT, 10× faster)
     edt = cv2.distanceTransform(sub.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     skel = skeletonize(sub, method="lee")

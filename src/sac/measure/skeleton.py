@@ -249,8 +249,8 @@ def smooth_path(p: np.ndarray, sigma: float, *, cycle: bool = False) -> np.ndarr
     """Gaussian-smooth an N×2 path along its arc; ends are kept in place (odd reflection)."""
     p = np.asarray(p, np.float64)
     n = len(p)
-    if sigma <= 0 or n < 3:
-        return p.copy()
+    if not sigma >= 0.05 or n < 3:  # below 0.05 px the kernel is a unit impulse in float64 (exp(-200) ≈ 1e-87),
+        return p.copy()            # and a subnormal σ would overflow scipy's kernel radius
     if cycle:  # a closed path repeats its first pixel at the end: smooth the loop, then close it again
         closed = n > 1 and np.array_equal(p[0], p[-1])
         q = p[:-1] if closed else p

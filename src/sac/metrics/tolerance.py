@@ -24,7 +24,10 @@ def disk(radius: float) -> np.ndarray:
 def near(mask: np.ndarray, radius: float) -> np.ndarray:
     """Pixels within Euclidean distance ``<= radius`` of a ``True`` pixel of ``mask``: binary dilation
     by :func:`disk` (OpenCV, ~20x faster than ``distance_transform_edt(~mask) <= radius``, which
-    gives the same mask; the tests check it)."""
+    gives the same mask; the tests check it). ``mask`` must be H×W: OpenCV would dilate a 3-D array slice by
+    slice along its last axis and fail with ``cv2.error`` on more dimensions."""
+    if mask.ndim != 2:
+        raise ValueError(f"distance tolerances need an H×W mask, got shape {mask.shape}")
     if not mask.any():
         return np.zeros(mask.shape, dtype=bool)
     if radius < 1:
