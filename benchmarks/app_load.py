@@ -2,7 +2,7 @@
 uploading photos, waiting for them and downloading their masks, while a prober times ``/api/info`` and the
 server's memory is sampled. Memory bounded = the peak does not grow round after round.
 
-    python benchmarks/app_load.py                       # 3 rounds × 16 users × 5 photos
+    python benchmarks/app_load.py --rounds 6            # 6 rounds × 16 users × 5 photos (default 3)
     python benchmarks/app_load.py --users 32 --rounds 5
 
 Writes ``benchmarks/results/app_load.{md,json}``. Run it on an otherwise idle machine.
