@@ -194,7 +194,7 @@ def test_cli_measure_with_a_photo_of_another_size(tmp_path: Path, capsys) -> Non
     mask.write_bytes(MASKS[0][2])
     photo.write_bytes(encode(Image.new("RGB", (30, 20)), "PNG"))
     code, _, err = _cli(capsys, "measure", mask, "--image", photo, "--out", tmp_path / "o")
-    assert code == 2 and f"{photo}: the photo is 30×20 px but the mask {mask} is 60×40 px" in err
+    assert code == 2 and f"error: {mask}: mask is 60×40 but its image {photo} is 30×20" in err
     assert not list((tmp_path / "o").glob("*")) if (tmp_path / "o").exists() else True
 
 

@@ -18,6 +18,7 @@ from sac.cli.common import (
     print_json,
 )
 from sac.data import read_image, read_mask, samples_from
+from sac.data.masks import mask_size_problem
 from sac.engine import describe_model, evaluate, load_model, predict, results_table
 from sac.engine.inference import DEFAULT_OVERLAP
 from sac.engine.onnx import OPSET, OnnxModel, export_onnx, onnx_model_for
@@ -109,9 +110,9 @@ def cmd_measure(args: argparse.Namespace) -> int:
     scale = mm_per_px(args)
     mask = read_mask(args.mask, threshold=args.threshold)
     photo = read_image(args.image) if args.image else None
-    if photo is not None and photo.shape[:2] != mask.shape:
-        raise DataError(args.image, f"the photo is {photo.shape[1]}×{photo.shape[0]} px but the mask {args.mask} is "
-                                    f"{mask.shape[1]}×{mask.shape[0]} px")
+    problem = mask_size_problem(mask, photo, args.image) if photo is not None else None
+    if problem:
+        raise DataError(args.mask, problem)
     meas = measure_mask(mask, mm_per_px=scale, min_area_px=args.min_area, min_branch_px=args.min_branch,
                         standard=args.standard)
     if args.out:
