@@ -80,10 +80,10 @@ def output_dir(path: str | Path) -> Path:
     """``path`` as a folder that exists (made with its parents), or :class:`~sac.errors.OutputError` saying
     why it cannot be (a file of that name, a read-only parent, a full disk)."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputError(path, "is a file, not a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)  # called on every atomic write: no stat beyond mkdir's own
+    except FileExistsError as e:  # exist_ok tolerates a folder only
+        raise OutputError(path, "is a file, not a folder") from e
     except OSError as e:
         raise OutputError(path, f"cannot make this folder: {e.strerror or e}") from e
     return path
