@@ -29,6 +29,7 @@ from sac.engine.runtime import dist_info, maybe_init_distributed, resolve_device
 from sac.errors import DataError, OutputError, SACError
 from sac.files import atomic_write_json, output_dir, remove_temporaries
 from sac.measure import check_gradable, measure_mask, summary_row, write_measurement, write_summary
+from sac.measure.export import MEASUREMENT_FILES
 
 
 def collect_images(inputs: list[str | Path]) -> list[Path]:
@@ -68,7 +69,8 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, color=(255, 40, 40), alpha
 
 
 # every file _predict_one may write for a photo, after its stem (removed when the photo fails)
-PHOTO_OUTPUTS = ("_mask.png", "_prob.png", "_overlay.png", "_cracks.csv", "_cracks.json", "_centrelines.geojson")
+MASK_FILE, PROB_FILE = "_mask.png", "_prob.png"
+PHOTO_OUTPUTS = (MASK_FILE, PROB_FILE, *MEASUREMENT_FILES.values())  # the overlay is one of them either way
 ROWS_DIR = ".sac-rows"  # one JSON per finished photo: its summary row and settings (resume, combined summary)
 
 
@@ -88,9 +90,9 @@ def _predict_one(model: nn.Module, path: Path, out: Path, dev: torch.device, thr
     prob = predict_probability(model, img, mode=m, tile=tile, overlap=overlap, batch_size=batch_size,
                                tta=tta, device=str(dev), progress=None if progress else False, amp=amp)
     mask = prob >= threshold
-    write_mask_png(out / f"{path.stem}_mask.png", mask)
+    write_mask_png(out / f"{path.stem}{MASK_FILE}", mask)
     if save_prob:
-        write_image_png(out / f"{path.stem}_prob.png", np.repeat((prob * 255).astype(np.uint8)[..., None], 3, 2))
+        write_image_png(out / f"{path.stem}{PROB_FILE}", np.repeat((prob * 255).astype(np.uint8)[..., None], 3, 2))
     row: dict[str, Any] = {"photo": path.name, "width": img.shape[1], "height": img.shape[0], "mode": m,
                            "crack_area_share": float(mask.mean())}
     if measure:
@@ -98,7 +100,7 @@ def _predict_one(model: nn.Module, path: Path, out: Path, dev: torch.device, thr
         write_measurement(meas, out, path.stem, image=img, prob=prob)
         row.update({k: v for k, v in summary_row(meas, path.stem).items() if k not in row})
     else:
-        write_image_png(out / f"{path.stem}_overlay.png", overlay_mask(img, mask))
+        write_image_png(out / f"{path.stem}{MEASUREMENT_FILES['overlay']}", overlay_mask(img, mask))
     return row
 
 

@@ -224,6 +224,11 @@ def _draw_colorbar(out: np.ndarray, lut: np.ndarray, vmax: float, title: str) ->
         cv2.putText(out, lab, (bx1 + pad, y + th // 2), font, fs, (255, 255, 255), ft, cv2.LINE_AA)
 
 
+#: what :func:`write_measurement` names each file it writes, after the photo's stem
+MEASUREMENT_FILES = {"csv": "_cracks.csv", "json": "_cracks.json", "geojson": "_centrelines.geojson",
+                     "overlay": "_overlay.png"}
+
+
 def write_measurement(measurement: Measurement, out_dir: str | Path, stem: str, image: np.ndarray | None = None,
                       prob: np.ndarray | None = None, *, polylines_in_json: bool = False) -> dict[str, Path]:
     """Write ``<stem>_cracks.csv``, ``<stem>_cracks.json``, ``<stem>_centrelines.geojson`` and, when ``image``
@@ -237,8 +242,7 @@ def write_measurement(measurement: Measurement, out_dir: str | Path, stem: str, 
         raise DataError("prob", f"probability map of shape {np.shape(prob)} does not match the mask "
                                 f"{measurement.shape}")
     rows = crack_rows(measurement, prob)
-    paths = {"csv": out / f"{stem}_cracks.csv", "json": out / f"{stem}_cracks.json",
-             "geojson": out / f"{stem}_centrelines.geojson"}
+    paths = {k: out / f"{stem}{MEASUREMENT_FILES[k]}" for k in ("csv", "json", "geojson")}
     atomic_write_text(paths["csv"], _csv_text(rows, crack_columns(measurement, prob is not None)))
     doc = measurement.to_dict(polylines=polylines_in_json)
     doc = {"photo": stem, **doc}
@@ -249,7 +253,7 @@ def write_measurement(measurement: Measurement, out_dir: str | Path, stem: str, 
     atomic_write_json(paths["json"], doc)
     atomic_write_text(paths["geojson"], json.dumps(geojson(measurement, stem, prob)) + "\n")
     if image is not None:
-        paths["overlay"] = write_image_png(out / f"{stem}_overlay.png", render_overlay(measurement, image),
+        paths["overlay"] = write_image_png(out / f"{stem}{MEASUREMENT_FILES['overlay']}", render_overlay(measurement, image),
                                            compress_level=1)
     return paths
 
@@ -288,5 +292,5 @@ def write_summary(rows: list[dict[str, Any]], out_dir: str | Path, title: str | 
     return paths
 
 
-__all__ = ["CSV_COLUMNS", "MM_COLUMNS", "SEVERITY_COLUMNS", "crack_columns", "crack_csv", "crack_confidence", "crack_rows", "geojson",
+__all__ = ["CSV_COLUMNS", "MEASUREMENT_FILES", "MM_COLUMNS", "SEVERITY_COLUMNS", "crack_columns", "crack_csv", "crack_confidence", "crack_rows", "geojson",
            "render_overlay", "summary_row", "write_measurement", "write_summary"]
