@@ -96,9 +96,13 @@ class StepBatches(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.steps
 
-    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def indices(self, step: int) -> list[int]:
+        """The samples of this rank's batch at ``step``."""
         start = step * self.bs * self.world + self.rank * self.bs
-        idx = self.order[start: start + self.bs]
+        return self.order[start: start + self.bs]
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = self.indices(step)
         seeds: list[int | None] = [None] * len(idx)
         if self.ds.augment:
             g = torch.Generator().manual_seed(_step_seed(self.seed, self.epoch, step))
@@ -274,11 +278,11 @@ class Trainer:
     def on_epoch_start(self) -> None:
         s = self.state
         self.order = _epoch_order(len(self.train_ds), self.cfg.seed, s.epoch)
-        steps = StepBatches(self.train_ds, self.order, self.cfg.seed, s.epoch, self.cfg.optim.batch_size,
-                            self.rank, self.world, self.steps_per_epoch)
+        self.steps = StepBatches(self.train_ds, self.order, self.cfg.seed, s.epoch, self.cfg.optim.batch_size,
+                                 self.rank, self.world, self.steps_per_epoch)
         workers = loader_workers(self.cfg.data.loader_workers, self.device, self.world)
         self.batches = iter(torch.utils.data.DataLoader(
-            steps, batch_size=None, sampler=range(s.step_in_epoch, self.steps_per_epoch), num_workers=workers,
+            self.steps, batch_size=None, sampler=range(s.step_in_epoch, self.steps_per_epoch), num_workers=workers,
             pin_memory=self.device.type == "cuda", prefetch_factor=4 if workers else None))
         self.epoch_t0 = time.perf_counter()
         train_mode(self.ddp_model if self.world == 1 else self.model, True)
@@ -290,11 +294,10 @@ class Trainer:
         """The batch of this rank at the current step (:class:`StepBatches`, built ahead by the loader). The
         step's seeds are set here and the global generator advanced past the batch's augmentation seeds, as if
         the batch had been built in this process: the step's own randomness does not depend on the loader."""
-        s, bs = self.state, self.cfg.optim.batch_size
+        s = self.state
         _seed_step(self.cfg.seed, s.epoch, s.step_in_epoch)
         if self.train_ds.augment:
-            start = s.step_in_epoch * self.global_batch + self.rank * bs
-            draw_aug_seeds(len(self.order[start: start + bs]))
+            draw_aug_seeds(len(self.steps.indices(s.step_in_epoch)))
         x, y = next(self.batches)
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
